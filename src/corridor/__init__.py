@@ -1,0 +1,3 @@
+"""corridor: customer culture made measurable."""
+
+__version__ = "0.1.0"

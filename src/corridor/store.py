@@ -1,0 +1,238 @@
+"""The project store: one DuckDB file per project, and the engines analytics run on.
+
+Everything that differs between backends lives here: opening a project file, creating the
+canonical tables and migrating old files, the DuckDB resource settings, and the PySpark
+session and backend used for data beyond one machine.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from .errors import ProjectError, SchemaVersionError
+from .schema import APPLICATION_DDL, SCHEMA_VERSION, loadable_ddl
+
+# version -> function that upgrades a project from that version to version + 1.
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {}
+
+DEFAULT_MAX_TEMP = "40GB"
+
+
+def _configure(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Put spill files beside the project and cap them (see DESIGN.md §2)."""
+    temp = os.environ.get("CORRIDOR_TEMP_DIR") or str(path.parent / (path.name + ".tmp"))
+    con.execute(f"SET temp_directory = '{temp}'")
+    cap = os.environ.get("CORRIDOR_MAX_TEMP", DEFAULT_MAX_TEMP)
+    con.execute(f"SET max_temp_directory_size = '{cap}'")
+    memory = os.environ.get("CORRIDOR_MEMORY_LIMIT")
+    if memory:
+        con.execute(f"SET memory_limit = '{memory}'")
+    con.execute("SET preserve_insertion_order = true")
+
+
+class Project:
+    """An open project file. Use :meth:`create` or :meth:`open`; close when done."""
+
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool):
+        self.path = path
+        self.con = con
+        self.read_only = read_only
+        self._ibis = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike) -> "Project":
+        path = Path(path)
+        if path.exists():
+            raise ProjectError(f"{path} already exists; choose a new project path.")
+        if not path.parent.exists():
+            raise ProjectError(f"The folder {path.parent} does not exist.")
+        tmp = path.with_name(path.name + ".creating")
+        for leftover in (tmp, Path(str(tmp) + ".wal")):
+            leftover.unlink(missing_ok=True)
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute("BEGIN")
+            for ddl in (*APPLICATION_DDL, *loadable_ddl()):
+                con.execute(ddl)
+            now = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+            con.executemany(
+                "INSERT INTO meta VALUES (?, ?)",
+                [("schema_version", str(SCHEMA_VERSION)), ("created_at", now)],
+            )
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        # A project appears whole or not at all.
+        os.replace(tmp, path)
+        return cls.open(path)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, read_only: bool = False) -> "Project":
+        path = Path(path)
+        if not path.exists():
+            raise ProjectError(
+                f"No project at {path}; create one with 'corridor init {path}'."
+            )
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise ProjectError(
+                    f"{path} is in use by another corridor process; try again when it"
+                    " has finished."
+                ) from exc
+            raise ProjectError(f"{path} is not a corridor project ({_first_line(exc)}).") from exc
+        except duckdb.Error as exc:
+            raise ProjectError(f"{path} is not a corridor project ({_first_line(exc)}).") from exc
+        project = cls(path, con, read_only)
+        try:
+            _configure(con, path)
+            project._check_and_migrate()
+        except BaseException:
+            con.close()
+            raise
+        return project
+
+    def close(self) -> None:
+        if self._ibis is not None:
+            self._ibis = None
+        self.con.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- schema --------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        row = self.con.execute(
+            "SELECT value FROM meta WHERE key = 'schema_version'"
+        ).fetchone()
+        return int(row[0])
+
+    def _check_and_migrate(self) -> None:
+        try:
+            version = self.schema_version
+        except (duckdb.Error, TypeError) as exc:
+            raise ProjectError(
+                f"{self.path} is a DuckDB file but not a corridor project (it has no"
+                " schema version)."
+            ) from exc
+        if version > SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path} was written by a newer corridor (schema {version}; this"
+                f" corridor knows up to {SCHEMA_VERSION}); upgrade corridor to open it."
+            )
+        if version < SCHEMA_VERSION:
+            if self.read_only:
+                raise SchemaVersionError(
+                    f"{self.path} uses schema {version} and must be migrated to"
+                    f" {SCHEMA_VERSION}; open it once without read-only mode."
+                )
+            self.migrate(version)
+
+    def migrate(self, version: int) -> None:
+        """Upgrade step by step, each step in its own transaction."""
+        while version < SCHEMA_VERSION:
+            step = MIGRATIONS.get(version)
+            if step is None:
+                raise SchemaVersionError(
+                    f"No migration from schema {version} to {version + 1}."
+                )
+            self.con.execute("BEGIN")
+            try:
+                step(self.con)
+                version += 1
+                self.con.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", [str(version)]
+                )
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+
+    # -- analytics -----------------------------------------------------------------
+    @property
+    def ibis(self):
+        """The project as an Ibis backend (DuckDB) over the same connection."""
+        if self._ibis is None:
+            import ibis
+
+            self._ibis = ibis.duckdb.from_connection(self.con)
+        return self._ibis
+
+    def table(self, name: str):
+        return self.ibis.table(name)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per canonical table (a small, typed-enough summary for `info`)."""
+        from .schema import SPECS
+
+        names = [s.table for s in SPECS.values()] + ["rejects", "loads"]
+        return {
+            n: self.con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names
+        }
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+# -- PySpark -------------------------------------------------------------------------
+
+
+def spark_session(master: str = "local[2]", app_name: str = "corridor"):
+    """A SparkSession configured the way corridor's analytics expect (UTC, quiet)."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("PYSPARK_PYTHON", _python())
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    warehouse = Path(tempfile.gettempdir()) / "corridor-spark-warehouse"
+    builder = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.warehouse.dir", str(warehouse))
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    )
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def _python() -> str:
+    import sys
+
+    return sys.executable
+
+
+def spark_backend(session):
+    import ibis
+
+    return ibis.pyspark.connect(session)
+
+
+def put_table(backend, name: str, frame):
+    """Create or replace table ``name`` on any backend from a pandas frame."""
+    return backend.create_table(name, frame, overwrite=True)
+
+
+def events_from_parquet(backend, path: str):
+    """Events already in the canonical layout, read where they lie (a Parquet file or
+    folder), with nothing loaded into a project."""
+    return backend.read_parquet(path)
