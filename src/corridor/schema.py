@@ -7,7 +7,7 @@ incidents, whys, actions, planted truths) are plain DDL.
 
 Timestamps are stored as naive ``TIMESTAMP`` values in UTC: ingest converts local times
 using the mapping file's time zone. Extra source columns that have no canonical home are
-kept, as JSON text, in the ``attributes`` column of the kind that has one.
+kept, as JSON text, in the ``attributes`` column every loadable table has.
 """
 
 from __future__ import annotations
@@ -61,7 +61,6 @@ class TableSpec:
     kind: Kind
     table: str
     columns: tuple[Column, ...]
-    has_attributes: bool = True
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -105,7 +104,6 @@ SPECS: dict[Kind, TableSpec] = {
             Column("name", T.TEXT),
             Column("parent_id", T.TEXT),
         ),
-        has_attributes=False,
     ),
     Kind.TOUCHPOINTS: TableSpec(
         Kind.TOUCHPOINTS,
@@ -177,8 +175,7 @@ REFERENCE_KEYS: dict[Kind, str] = {
 def stored_columns(spec: TableSpec) -> list[tuple[str, str]]:
     """(name, SQL type) of a loadable table as stored: PII moves to its own table."""
     cols = [(c.name, c.type.value) for c in spec.columns if not c.pii]
-    if spec.has_attributes:
-        cols.append((ATTRIBUTES, "VARCHAR"))
+    cols.append((ATTRIBUTES, "VARCHAR"))
     cols.append((LOAD_ID, "BIGINT"))
     cols.append((SEQ, "BIGINT"))
     return cols

@@ -1,0 +1,558 @@
+"""Ingest: load one file of one kind into a project, losing nothing.
+
+A file is read as a stream of Arrow batches (:mod:`corridor.sources`); each batch is
+converted and validated by one vectorised DuckDB query into a staging table inside a
+single transaction. Bad rows go to ``rejects`` with file, line, column, reason and raw
+text; good rows go to the canonical table. The transaction commits only when the whole
+file has been read, so a file loads entirely or not at all, and a killed process leaves
+the project as it was. A file whose content was loaded before (same SHA-256, same kind)
+adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+
+from .errors import InputError, MappingError, RejectRateExceeded
+from .mapping import Mapping
+from .schema import (
+    ATTRIBUTES,
+    PII_TABLE,
+    REFERENCE_KEYS,
+    SPECS,
+    Column,
+    ColumnType,
+    Kind,
+    TableSpec,
+)
+from .sources import BadRow, SourceOptions, open_source
+from .store import Project
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` in bytes while a file is read."""
+
+REGISTERED_BY_INGEST = '{"registered_by": "ingest"}'
+_STAGE = "_corridor_stage"
+_BATCH = "_corridor_batch"
+_DUPS = "_corridor_dups"
+_TYPE_WORDS = {
+    ColumnType.NUMBER: "a number",
+    ColumnType.INTEGER: "a whole number",
+    ColumnType.TIMESTAMP: "a timestamp",
+    ColumnType.DATE: "a date",
+}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    kind: Kind
+    source: str
+    format: str
+    read: int
+    accepted: int
+    rejected: int
+    already_loaded: bool = False
+    unknown_customers: int = 0
+    new_touchpoints: int = 0
+    load_id: int | None = None
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["kind"] = self.kind.value
+        return out
+
+
+def ingest_file(
+    project: Project,
+    kind: Kind | str,
+    path: str | Path,
+    *,
+    mapping: Mapping | None = None,
+    max_reject_rate: float = 1.0,
+    progress: ProgressCallback | None = None,
+) -> IngestResult:
+    """Load ``path`` as rows of ``kind``; see the module docstring for the guarantees."""
+    kind = Kind(kind)
+    path = Path(path)
+    mapping = mapping or Mapping()
+    if not 0.0 <= max_reject_rate <= 1.0:
+        raise InputError(
+            f"--max-reject-rate must be between 0 and 1, got {max_reject_rate}."
+        )
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file.")
+    digest = _sha256(path)
+    earlier = project.con.execute(
+        "SELECT load_id, source, rows_read FROM loads WHERE sha256 = ? AND kind = ?",
+        [digest, kind.value],
+    ).fetchone()
+    if earlier is not None:
+        return IngestResult(kind, str(path), "", 0, 0, 0, already_loaded=True,
+                            load_id=earlier[0])
+    source = open_source(
+        path,
+        SourceOptions(
+            delimiter=mapping.delimiter,
+            encoding=mapping.encoding,
+            quotechar=mapping.quotechar,
+        ),
+    )
+    spec = SPECS[kind]
+    con = project.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"SET TimeZone = '{mapping.timezone}'")
+        result = _load(project, spec, source, mapping, digest, max_reject_rate, progress)
+        con.execute("COMMIT")
+        return result
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("SET TimeZone = 'UTC'")
+        for name in (_STAGE, _DUPS):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+# -- the load, inside one transaction -------------------------------------------------
+
+
+def _load(project, spec, source, mapping, digest, max_reject_rate, progress):
+    con = project.con
+    load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()[0]
+    plan = _Plan.build(spec, source, mapping)
+    stored = plan.stored_names
+    stage_cols = ", ".join(f'"{n}" {t}' for n, t in plan.stored_types)
+    con.execute(
+        f"CREATE TEMP TABLE {_STAGE} ({stage_cols}, _line BIGINT, _reason VARCHAR,"
+        " _column VARCHAR)"
+    )
+    bad_rows: list[BadRow] = []
+    select = None
+    for batch, bad in source.batches():
+        bad_rows.extend(bad)
+        if batch.num_rows:
+            if select is None or batch.schema != select[0]:
+                select = (batch.schema, plan.select_sql(batch.schema))
+            con.register(_BATCH, batch)
+            con.execute(f"INSERT INTO {_STAGE} {select[1]}")
+            con.unregister(_BATCH)
+        if progress is not None:
+            progress(source.bytes_read(), source.size_bytes)
+
+    staged = con.execute(f"SELECT count(*) FROM {_STAGE}").fetchone()[0]
+    read = staged + len(bad_rows)
+    _find_duplicates(con, spec, plan)
+    rejected = (
+        con.execute(f"SELECT count(*) FROM {_STAGE} WHERE _reason IS NOT NULL").fetchone()[0]
+        + con.execute(f"SELECT count(*) FROM {_DUPS}").fetchone()[0]
+        + len(bad_rows)
+    )
+    accepted = read - rejected
+    if read and rejected / read > max_reject_rate:
+        first = _first_problem(con, bad_rows)
+        raise RejectRateExceeded(
+            f"{source.path}: {rejected:,} of {read:,} rows ({rejected / read:.1%}) were"
+            f" rejected, above the limit of {max_reject_rate:.1%}; nothing was loaded."
+            f" First problem: {first}."
+        )
+    _write_rejects(con, spec, source, load_id, bad_rows)
+    unknown_customers, new_touchpoints = _write_rows(con, spec, plan, stored, load_id)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    con.execute(
+        "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [load_id, spec.kind.value, str(source.path), digest, source.format, now, read,
+         accepted, rejected, unknown_customers, new_touchpoints],
+    )
+    return IngestResult(
+        spec.kind, str(source.path), source.format, read, accepted, rejected,
+        unknown_customers=unknown_customers, new_touchpoints=new_touchpoints,
+        load_id=load_id,
+    )
+
+
+def _first_problem(con, bad_rows: list[BadRow]) -> str:
+    row = con.execute(
+        f"SELECT _line, _column, _reason FROM {_STAGE} WHERE _reason IS NOT NULL"
+        " ORDER BY _line LIMIT 1"
+    ).fetchone()
+    candidates = [(b.line, b.column, b.reason) for b in bad_rows[:1]]
+    if row is not None:
+        candidates.append(row)
+    dup = con.execute(f"SELECT _line, NULL, reason FROM {_DUPS} ORDER BY _line LIMIT 1").fetchone()
+    if dup is not None:
+        candidates.append(dup)
+    line, column, reason = min(candidates, key=lambda c: c[0])
+    where = f"line {line}" + (f", column {column}" if column else "")
+    return f"{where}: {reason}"
+
+
+def _find_duplicates(con, spec: TableSpec, plan: "_Plan") -> None:
+    """Fill _DUPS with (line, reason) for good rows that repeat another row."""
+    con.execute(f"CREATE TEMP TABLE {_DUPS} (_line BIGINT, reason VARCHAR)")
+    key = REFERENCE_KEYS.get(spec.kind)
+    if key is not None:
+        # Reference tables: a key may appear once in the file and once in the project.
+        con.execute(
+            f"""INSERT INTO {_DUPS}
+            SELECT _line, '{key} ' || quote_text("{key}") || ' repeats line ' || first_line
+            FROM (SELECT _line, "{key}",
+                         min(_line) OVER (PARTITION BY "{key}") AS first_line
+                  FROM {_STAGE} WHERE _reason IS NULL)
+            WHERE _line > first_line"""
+        )
+        existing = _existing_keys_sql(spec, key)
+        con.execute(
+            f"""INSERT INTO {_DUPS}
+            SELECT s._line, '{key} ' || quote_text(s."{key}") || ' is already in the project'
+            FROM {_STAGE} s JOIN ({existing}) e ON s."{key}" = e."{key}"
+            WHERE s._reason IS NULL AND s._line NOT IN (SELECT _line FROM {_DUPS})"""
+        )
+        return
+    cols = plan.business_names
+    same = " AND ".join(f'a."{c}" IS NOT DISTINCT FROM b."{c}"' for c in cols)
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    con.execute(
+        f"""INSERT INTO {_DUPS}
+        SELECT a._line, 'exact duplicate of line ' || b.first_line
+        FROM {_STAGE} a JOIN (
+            SELECT {col_list}, min(_line) AS first_line FROM {_STAGE}
+            WHERE _reason IS NULL GROUP BY ALL HAVING count(*) > 1) b ON {same}
+        WHERE a._reason IS NULL AND a._line > b.first_line"""
+    )
+    table = spec.table
+    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchone()[0]:
+        bounds = ""
+        if "timestamp" in cols:
+            bounds = (
+                f" WHERE timestamp BETWEEN (SELECT min(timestamp) FROM {_STAGE})"
+                f" AND (SELECT max(timestamp) FROM {_STAGE})"
+            )
+        con.execute(
+            f"""INSERT INTO {_DUPS}
+            SELECT a._line, 'exact duplicate of a row already in the project'
+            FROM {_STAGE} a SEMI JOIN (SELECT {col_list} FROM {table}{bounds}) b ON {same}
+            WHERE a._reason IS NULL AND a._line NOT IN (SELECT _line FROM {_DUPS})"""
+        )
+
+
+def _existing_keys_sql(spec: TableSpec, key: str) -> str:
+    if spec.kind is Kind.TOUCHPOINTS:
+        # Touchpoints that ingest registered on its own may be described later.
+        return (
+            f"SELECT \"{key}\" FROM {spec.table}"
+            f" WHERE attributes IS DISTINCT FROM '{REGISTERED_BY_INGEST}'"
+        )
+    return f'SELECT "{key}" FROM {spec.table}'
+
+
+def _write_rejects(con, spec, source, load_id: int, bad_rows: list[BadRow]) -> None:
+    problems = con.execute(
+        f"""SELECT _line, _column, _reason FROM {_STAGE} WHERE _reason IS NOT NULL
+        UNION ALL SELECT _line, NULL, reason FROM {_DUPS}"""
+    ).fetchall()
+    if not problems and not bad_rows:
+        return
+    raw = source.raw_rows(line for line, _, _ in problems) if problems else {}
+    lines, columns, reasons, raws = [], [], [], []
+    for line, column, reason in problems:
+        lines.append(line)
+        columns.append(column)
+        reasons.append(reason)
+        raws.append(raw.get(line))
+    for bad in bad_rows:
+        lines.append(bad.line)
+        columns.append(bad.column)
+        reasons.append(bad.reason)
+        raws.append(bad.raw)
+    table = pa.table(
+        {
+            "line": pa.array(lines, pa.int64()),
+            "column_name": pa.array(columns, pa.string()),
+            "reason": pa.array(reasons, pa.string()),
+            "raw": pa.array(raws, pa.string()),
+        }
+    )
+    con.register("_corridor_rejects", table)
+    con.execute(
+        "INSERT INTO rejects SELECT ?, ?, ?, line, column_name, reason, raw"
+        " FROM _corridor_rejects ORDER BY line",
+        [load_id, spec.kind.value, str(source.path)],
+    )
+    con.unregister("_corridor_rejects")
+
+
+def _write_rows(con, spec: TableSpec, plan: "_Plan", stored: list[str], load_id: int):
+    table = spec.table
+    good = (
+        f"FROM {_STAGE} WHERE _reason IS NULL"
+        f" AND _line NOT IN (SELECT _line FROM {_DUPS})"
+    )
+    if spec.kind is Kind.TOUCHPOINTS:
+        con.execute(
+            f"DELETE FROM touchpoints WHERE attributes = '{REGISTERED_BY_INGEST}'"
+            f" AND touchpoint IN (SELECT touchpoint {good})"
+        )
+    base = con.execute(f"SELECT coalesce(max(seq), 0) FROM {table}").fetchone()[0]
+    own = [n for n in stored if n not in plan.pii]
+    cols = ", ".join(f'"{n}"' for n in own)
+    con.execute(
+        f"INSERT INTO {table} ({cols}, load_id, seq)"
+        f" SELECT {cols}, {load_id}, {base} + _line {good} ORDER BY _line"
+    )
+    if plan.pii:
+        pii = ", ".join(f'"{n}"' for n in plan.pii)
+        con.execute(
+            f"INSERT INTO {PII_TABLE} (customer_id, {pii}, load_id)"
+            f" SELECT customer_id, {pii}, {load_id} {good}"
+            f" AND ({' OR '.join(f'{n} IS NOT NULL' for n in plan.pii)})"
+        )
+    unknown = new_tps = 0
+    if "customer_id" in own and spec.kind is not Kind.CUSTOMERS:
+        unknown = con.execute(
+            f"""SELECT count(DISTINCT customer_id) FROM {table}
+            WHERE load_id = ? AND customer_id NOT IN (SELECT customer_id FROM customers)""",
+            [load_id],
+        ).fetchone()[0]
+    if "touchpoint" in own and spec.kind is not Kind.TOUCHPOINTS:
+        has_dept = "department_id" in own
+        has_channel = "channel" in own
+        new_tps = con.execute(
+            f"""INSERT INTO touchpoints (touchpoint, channel, department_id, attributes,
+                                         load_id, seq)
+            SELECT touchpoint, {'mode(channel)' if has_channel else 'NULL'},
+                   {'mode(department_id)' if has_dept else 'NULL'},
+                   '{REGISTERED_BY_INGEST}', {load_id},
+                   (SELECT coalesce(max(seq), 0) FROM touchpoints)
+                     + row_number() OVER (ORDER BY min(seq))
+            FROM {table}
+            WHERE load_id = {load_id} AND touchpoint IS NOT NULL
+              AND touchpoint NOT IN (SELECT touchpoint FROM touchpoints)
+            GROUP BY touchpoint"""
+        ).fetchone()[0]
+    return unknown, new_tps
+
+
+# -- conversion plan: source columns -> typed canonical columns ----------------------
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class _Plan:
+    spec: TableSpec
+    mapping: Mapping
+    source_name: dict[str, str]  # canonical -> source column
+    constant: dict[str, str]  # canonical -> constant value
+    extras: list[str]  # source columns kept in attributes
+    pii: list[str]
+    where: str
+
+    @classmethod
+    def build(cls, spec: TableSpec, source, mapping: Mapping) -> "_Plan":
+        where = str(source.path)
+        columns = list(source.columns)
+        by_lower = {c.lower(): c for c in columns}
+        known = set(spec.names)
+        for name in list(mapping.columns) + list(mapping.constants):
+            if name not in known:
+                raise MappingError(
+                    f"The mapping names '{name}', which is not a column of"
+                    f" {spec.kind.value}; expected one of {', '.join(spec.names)}."
+                )
+        source_name: dict[str, str] = {}
+        constant: dict[str, str] = {}
+        for col in spec.columns:
+            if col.name in mapping.constants:
+                constant[col.name] = mapping.constants[col.name]
+            elif col.name in mapping.columns:
+                wanted = mapping.columns[col.name]
+                if wanted not in columns:
+                    raise MappingError(
+                        f"The mapping takes {col.name} from column '{wanted}', but"
+                        f" {where} has no such column; its columns are"
+                        f" {', '.join(columns)}."
+                    )
+                source_name[col.name] = wanted
+            elif col.name.lower() in by_lower:
+                source_name[col.name] = by_lower[col.name.lower()]
+        if source.format == "xes" and "customer_id" not in source_name:
+            source_name["customer_id"] = source_name.get("case_id", "case_id")
+        for col in spec.columns:
+            present = col.name in source_name or col.name in constant
+            fallback = col.default_from in source_name if col.default_from else False
+            if col.required and not present and not fallback:
+                raise MappingError(
+                    f"{where} has no column '{col.name}', which {spec.kind.value} need;"
+                    f" its columns are {', '.join(columns)}. Name the column that holds"
+                    f" it in a mapping file: [columns] {col.name} = \"...\"."
+                )
+        used = set(source_name.values())
+        extras = [c for c in columns if c not in used and c != "_line"]
+        pii = [c.name for c in spec.columns if c.pii and c.name in source_name]
+        return cls(spec, mapping, source_name, constant, extras, pii, where)
+
+    @property
+    def stored_types(self) -> list[tuple[str, str]]:
+        cols = [(c.name, c.type.value) for c in self.spec.columns]
+        cols.append((ATTRIBUTES, "VARCHAR"))
+        return cols
+
+    @property
+    def stored_names(self) -> list[str]:
+        return [n for n, _ in self.stored_types]
+
+    @property
+    def business_names(self) -> list[str]:
+        return [c.name for c in self.spec.columns if not c.pii] + [ATTRIBUTES]
+
+    def select_sql(self, schema: pa.Schema) -> str:
+        """One query turning a batch into typed canonical rows with a reason per bad row."""
+        inner, checks = [], []
+        for col in self.spec.columns:
+            text, failed = self._text_sql(col)
+            inner.append(f"{text} AS {_q('t_' + col.name)}")
+            checks.append((col, failed))
+        inner.append(f"{self._attributes_sql()} AS {_q(ATTRIBUTES)}")
+        inner.append("_line")
+        typed = [f"{self._typed_sql(c, schema)} AS {_q(c.name)}" for c in self.spec.columns]
+        reason_cases, column_cases = [], []
+        for col, failed in checks:
+            shown = self.source_name.get(col.name, col.name)
+            t = _q("t_" + col.name)
+            v = _q(col.name)
+            if failed is not None:
+                cond = failed.format(t=t, v=v)
+                word = _TYPE_WORDS.get(col.type, "text")
+                reason_cases.append(
+                    f"WHEN {cond} THEN 'cannot read ' || quote_text(left({t}, 80))"
+                    f" || ' as {word}'"
+                )
+                column_cases.append(f"WHEN {cond} THEN {_lit(shown)}")
+            if col.choices:
+                cond = f"{v} IS NOT NULL AND {v} NOT IN ({', '.join(map(_lit, col.choices))})"
+                reason_cases.append(
+                    f"WHEN {cond} THEN quote_text(left({t}, 80)) || ' is not one of"
+                    f" {', '.join(col.choices)}'"
+                )
+                column_cases.append(f"WHEN {cond} THEN {_lit(shown)}")
+            if col.required:
+                cond = f"{v} IS NULL"
+                reason_cases.append(f"WHEN {cond} THEN 'missing {col.name}'")
+                column_cases.append(f"WHEN {cond} THEN {_lit(shown)}")
+        reason = f"CASE {' '.join(reason_cases)} END" if reason_cases else "NULL"
+        column = f"CASE {' '.join(column_cases)} END" if column_cases else "NULL"
+        middle = (
+            f"SELECT *, {', '.join(typed)} FROM (SELECT {', '.join(inner)} FROM {_BATCH})"
+        )
+        names = ", ".join(_q(n) for n in self.stored_names)
+        return (
+            f"SELECT {names}, _line, {reason} AS _reason, {column} AS _column"
+            f" FROM ({middle})"
+        )
+
+    # Each canonical column is computed in two steps: its trimmed text ``t_<name>`` and
+    # its typed value; a conversion failed when there was text but no value.
+    def _text_sql(self, col: Column) -> tuple[str, str | None]:
+        if col.name in self.constant:
+            return _lit(self.constant[col.name]), None
+        src = self.source_name.get(col.name)
+        if src is None:
+            return "NULL::VARCHAR", None
+        text = f"NULLIF(TRIM(CAST({_q(src)} AS VARCHAR)), '')"
+        failed = None
+        if col.type is not ColumnType.TEXT:
+            failed = "{t} IS NOT NULL AND {v} IS NULL"
+        return text, failed
+
+    def _typed_sql(self, col: Column, schema: pa.Schema) -> str:
+        t = _q("t_" + col.name)
+        src = self.source_name.get(col.name)
+        native = (
+            schema.field(src).type
+            if src is not None and col.name not in self.constant and src in schema.names
+            else pa.string()
+        )
+        if col.type is ColumnType.TEXT:
+            value = f"lower({t})" if col.choices else t
+            if col.default_from:
+                value = f"coalesce({value}, {_q('t_' + col.default_from)})"
+            if col.default:
+                value = f"coalesce({value}, {_lit(col.default)})"
+            return value
+        if col.type in (ColumnType.NUMBER, ColumnType.INTEGER):
+            sql_type = col.type.value
+            if pa.types.is_integer(native) or pa.types.is_floating(native):
+                return f"CAST({_q(src)} AS {sql_type})"
+            return f"TRY_CAST({t} AS {sql_type})"
+        if col.type is ColumnType.TIMESTAMP:
+            return self._timestamp_sql(t, src, native)
+        if col.type is ColumnType.DATE:
+            if pa.types.is_date(native) or pa.types.is_timestamp(native):
+                return f"CAST({_q(src)} AS DATE)"
+            fmt = self.mapping.date_format
+            if fmt:
+                return f"CAST(try_strptime({t}, {_lit(fmt)}) AS DATE)"
+            return f"TRY_CAST({t} AS DATE)"
+        raise AssertionError(col.type)
+
+    def _timestamp_sql(self, t: str, src: str | None, native: pa.DataType) -> str:
+        zone = _lit(self.mapping.timezone)
+        if pa.types.is_timestamp(native):
+            if native.tz is not None:
+                return f"timezone('UTC', {_q(src)})"
+            return f"timezone('UTC', timezone({zone}, CAST({_q(src)} AS TIMESTAMP)))"
+        if pa.types.is_date(native):
+            return f"timezone('UTC', timezone({zone}, CAST({_q(src)} AS TIMESTAMP)))"
+        fmt = self.mapping.timestamp_format
+        if fmt:
+            parsed = f"try_strptime({t}, {_lit(fmt)})"
+            if "%z" in fmt or "%Z" in fmt:
+                return f"timezone('UTC', {parsed})"
+            return f"timezone('UTC', timezone({zone}, {parsed}))"
+        # ISO 8601: an offset in the text wins; otherwise the session zone (the
+        # mapping's) applies.
+        return f"timezone('UTC', TRY_CAST({t} AS TIMESTAMPTZ))"
+
+    def _attributes_sql(self) -> str:
+        if not self.extras:
+            return "NULL::VARCHAR"
+        pairs = ", ".join(f"{_lit(c)}, {_q(c)}" for c in self.extras)
+        return f"CAST(json_object({pairs}) AS VARCHAR)"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def describe(result: IngestResult) -> str:
+    """The one-line summary the CLI prints for a load."""
+    if result.already_loaded:
+        return f"{result.source}: already loaded (load {result.load_id}); nothing added."
+    text = (
+        f"{result.source}: read {result.read:,}, accepted {result.accepted:,},"
+        f" rejected {result.rejected:,}"
+    )
+    if result.unknown_customers:
+        text += f"; {result.unknown_customers:,} customers not in the customers table (kept)"
+    if result.new_touchpoints:
+        text += f"; {result.new_touchpoints:,} new touchpoints registered"
+    return text + "."
+
+
