@@ -201,7 +201,7 @@ def _find_duplicates(con, spec: TableSpec, plan: "_Plan") -> None:
         # Reference tables: a key may appear once in the file and once in the project.
         con.execute(
             f"""INSERT INTO {_DUPS}
-            SELECT _line, '{key} ' || quote_text("{key}") || ' repeats line ' || first_line
+            SELECT _line, '{key} ' || {_quoted(_q(key))} || ' repeats line ' || first_line
             FROM (SELECT _line, "{key}",
                          min(_line) OVER (PARTITION BY "{key}") AS first_line
                   FROM {_STAGE} WHERE _reason IS NULL)
@@ -210,7 +210,7 @@ def _find_duplicates(con, spec: TableSpec, plan: "_Plan") -> None:
         existing = _existing_keys_sql(spec, key)
         con.execute(
             f"""INSERT INTO {_DUPS}
-            SELECT s._line, '{key} ' || quote_text(s."{key}") || ' is already in the project'
+            SELECT s._line, '{key} ' || {_quoted('s.' + _q(key))} || ' is already in the project'
             FROM {_STAGE} s JOIN ({existing}) e ON s."{key}" = e."{key}"
             WHERE s._reason IS NULL AND s._line NOT IN (SELECT _line FROM {_DUPS})"""
         )
@@ -300,7 +300,8 @@ def _write_rows(con, spec: TableSpec, plan: "_Plan", stored: list[str], load_id:
             f" AND touchpoint IN (SELECT touchpoint {good})"
         )
     base = con.execute(f"SELECT coalesce(max(seq), 0) FROM {table}").fetchone()[0]
-    own = [n for n in stored if n not in plan.pii]
+    pii_columns = {c.name for c in spec.columns if c.pii}
+    own = [n for n in stored if n not in pii_columns]
     cols = ", ".join(f'"{n}"' for n in own)
     con.execute(
         f"INSERT INTO {table} ({cols}, load_id, seq)"
@@ -344,6 +345,11 @@ def _write_rows(con, spec: TableSpec, plan: "_Plan", stored: list[str], load_id:
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def _quoted(expr: str) -> str:
+    """SQL for the text of ``expr`` in single quotes, as shown in reject reasons."""
+    return f"'''' || {expr} || ''''"
 
 
 def _lit(value: str) -> str:
@@ -422,8 +428,10 @@ class _Plan:
         """One query turning a batch into typed canonical rows with a reason per bad row."""
         inner, checks = [], []
         for col in self.spec.columns:
-            text, failed = self._text_sql(col)
+            text, failed = self._text_sql(col, schema)
             inner.append(f"{text} AS {_q('t_' + col.name)}")
+            if col.name in self.source_name and col.name not in self.constant:
+                inner.append(f"{_q(self.source_name[col.name])} AS {_q('s_' + col.name)}")
             checks.append((col, failed))
         inner.append(f"{self._attributes_sql()} AS {_q(ATTRIBUTES)}")
         inner.append("_line")
@@ -437,14 +445,14 @@ class _Plan:
                 cond = failed.format(t=t, v=v)
                 word = _TYPE_WORDS.get(col.type, "text")
                 reason_cases.append(
-                    f"WHEN {cond} THEN 'cannot read ' || quote_text(left({t}, 80))"
+                    f"WHEN {cond} THEN 'cannot read ' || {_quoted(f'left({t}, 80)')}"
                     f" || ' as {word}'"
                 )
                 column_cases.append(f"WHEN {cond} THEN {_lit(shown)}")
             if col.choices:
                 cond = f"{v} IS NOT NULL AND {v} NOT IN ({', '.join(map(_lit, col.choices))})"
                 reason_cases.append(
-                    f"WHEN {cond} THEN quote_text(left({t}, 80)) || ' is not one of"
+                    f"WHEN {cond} THEN {_quoted(f'left({t}, 80)')} || ' is not one of"
                     f" {', '.join(col.choices)}'"
                 )
                 column_cases.append(f"WHEN {cond} THEN {_lit(shown)}")
@@ -465,11 +473,14 @@ class _Plan:
 
     # Each canonical column is computed in two steps: its trimmed text ``t_<name>`` and
     # its typed value; a conversion failed when there was text but no value.
-    def _text_sql(self, col: Column) -> tuple[str, str | None]:
+    def _text_sql(self, col: Column, schema: pa.Schema) -> tuple[str, str | None]:
         if col.name in self.constant:
             return _lit(self.constant[col.name]), None
         src = self.source_name.get(col.name)
         if src is None:
+            return "NULL::VARCHAR", None
+        if _converts_natively(col, schema, src):
+            # A typed source (Parquet) cannot fail conversion: no text needed.
             return "NULL::VARCHAR", None
         text = f"NULLIF(TRIM(CAST({_q(src)} AS VARCHAR)), '')"
         failed = None
@@ -485,6 +496,7 @@ class _Plan:
             if src is not None and col.name not in self.constant and src in schema.names
             else pa.string()
         )
+        src = _q("s_" + col.name)  # the untouched source value, for typed sources
         if col.type is ColumnType.TEXT:
             value = f"lower({t})" if col.choices else t
             if col.default_from:
@@ -493,44 +505,67 @@ class _Plan:
                 value = f"coalesce({value}, {_lit(col.default)})"
             return value
         if col.type in (ColumnType.NUMBER, ColumnType.INTEGER):
-            sql_type = col.type.value
-            if pa.types.is_integer(native) or pa.types.is_floating(native):
-                return f"CAST({_q(src)} AS {sql_type})"
-            return f"TRY_CAST({t} AS {sql_type})"
+            if _converts_natively(col, schema, self.source_name.get(col.name, "")):
+                return f"CAST({src} AS {col.type.value})"
+            return f"TRY_CAST({t} AS {col.type.value})"
         if col.type is ColumnType.TIMESTAMP:
             return self._timestamp_sql(t, src, native)
         if col.type is ColumnType.DATE:
             if pa.types.is_date(native) or pa.types.is_timestamp(native):
-                return f"CAST({_q(src)} AS DATE)"
+                return f"CAST({src} AS DATE)"
             fmt = self.mapping.date_format
             if fmt:
                 return f"CAST(try_strptime({t}, {_lit(fmt)}) AS DATE)"
             return f"TRY_CAST({t} AS DATE)"
         raise AssertionError(col.type)
 
-    def _timestamp_sql(self, t: str, src: str | None, native: pa.DataType) -> str:
+    def _timestamp_sql(self, t: str, src: str, native: pa.DataType) -> str:
+        utc = self.mapping.timezone == "UTC"
         zone = _lit(self.mapping.timezone)
+
+        def local_to_utc(naive: str) -> str:
+            return naive if utc else f"timezone('UTC', timezone({zone}, {naive}))"
+
         if pa.types.is_timestamp(native):
             if native.tz is not None:
-                return f"timezone('UTC', {_q(src)})"
-            return f"timezone('UTC', timezone({zone}, CAST({_q(src)} AS TIMESTAMP)))"
+                return f"timezone('UTC', {src})"
+            return local_to_utc(f"CAST({src} AS TIMESTAMP)")
         if pa.types.is_date(native):
-            return f"timezone('UTC', timezone({zone}, CAST({_q(src)} AS TIMESTAMP)))"
+            return local_to_utc(f"CAST({src} AS TIMESTAMP)")
         fmt = self.mapping.timestamp_format
         if fmt:
             parsed = f"try_strptime({t}, {_lit(fmt)})"
             if "%z" in fmt or "%Z" in fmt:
                 return f"timezone('UTC', {parsed})"
-            return f"timezone('UTC', timezone({zone}, {parsed}))"
-        # ISO 8601: an offset in the text wins; otherwise the session zone (the
-        # mapping's) applies.
-        return f"timezone('UTC', TRY_CAST({t} AS TIMESTAMPTZ))"
+            return local_to_utc(parsed)
+        # ISO 8601: an offset in the text wins; otherwise the mapping's zone applies
+        # (it is the session zone during the load). Time-zone arithmetic is slow, so
+        # text without an offset in UTC takes the plain cast.
+        with_zone = f"timezone('UTC', TRY_CAST({t} AS TIMESTAMPTZ))"
+        if not utc:
+            return with_zone
+        has_offset = (
+            f"(regexp_matches(substr({t}, 11), '[+-]\\d|[zZ]$'))"
+        )
+        return f"CASE WHEN {has_offset} THEN {with_zone} ELSE TRY_CAST({t} AS TIMESTAMP) END"
 
     def _attributes_sql(self) -> str:
         if not self.extras:
             return "NULL::VARCHAR"
         pairs = ", ".join(f"{_lit(c)}, {_q(c)}" for c in self.extras)
         return f"CAST(json_object({pairs}) AS VARCHAR)"
+
+
+def _converts_natively(col: Column, schema: pa.Schema, column: str) -> bool:
+    """True when a typed source column (Parquet) converts to ``col`` without failing."""
+    if column not in schema.names:
+        return False
+    kind = schema.field(column).type
+    if col.type in (ColumnType.NUMBER, ColumnType.INTEGER):
+        return pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
+    if col.type in (ColumnType.TIMESTAMP, ColumnType.DATE):
+        return pa.types.is_timestamp(kind) or pa.types.is_date(kind)
+    return False
 
 
 def _sha256(path: Path) -> str:

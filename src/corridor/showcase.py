@@ -1,0 +1,139 @@
+"""The demo project: generate the demo company's files, load them through ingest, store
+the planted truths, and analyse the result.
+
+The project is built under a temporary name and moved into place at the end, so an
+interrupted build never leaves a half-built demo where a finished one is expected.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .demo import DemoConfig, PlantedTruths, generate
+from .errors import ProjectError
+from .ingest import IngestResult, ProgressCallback, describe, ingest_file
+from .store import Project
+
+
+@dataclass(frozen=True)
+class DemoBuild:
+    project: Path
+    files_dir: Path
+    analysis_path: Path
+    loads: tuple[IngestResult, ...]
+    truths: PlantedTruths
+    seconds: float
+
+    @property
+    def events(self) -> int:
+        return sum(r.accepted for r in self.loads if r.kind.value == "events")
+
+    def to_dict(self) -> dict:
+        return {
+            "project": str(self.project),
+            "files": str(self.files_dir),
+            "analysis": str(self.analysis_path),
+            "seconds": round(self.seconds, 1),
+            "read": sum(r.read for r in self.loads),
+            "accepted": sum(r.accepted for r in self.loads),
+            "rejected": sum(r.rejected for r in self.loads),
+            "loads": [r.to_dict() for r in self.loads],
+            "truths": self.truths.to_dict(),
+        }
+
+    def summary(self) -> str:
+        lines = [f"Built the demo company in {self.seconds:.0f} s: {self.project}"]
+        lines += [f"  {describe(r)}" for r in self.loads]
+        lines.append(f"Analysis: {self.analysis_path}")
+        return "\n".join(lines)
+
+
+def build_demo(
+    project: str | Path,
+    config: DemoConfig = DemoConfig(),
+    *,
+    progress: ProgressCallback | None = None,
+    say: Callable[[str], None] | None = None,
+) -> DemoBuild:
+    say = say or (lambda _message: None)
+    started = time.monotonic()
+    project = Path(project)
+    project.parent.mkdir(parents=True, exist_ok=True)
+    files_dir = project.with_name(project.stem + "-files")
+    building = project.with_name(project.name + ".building")
+    _remove_project(building)
+    if files_dir.exists():
+        shutil.rmtree(files_dir)
+    files_dir.mkdir(parents=True)
+
+    say(f"Generating {config.customers:,} customers into {files_dir} ...")
+    files = generate(files_dir, config, progress)
+    say("Loading the files through ingest ...")
+    loads: list[IngestResult] = []
+    with Project.create(building) as p:
+        plan = [
+            ("departments", (files.departments,)),
+            ("touchpoints", (files.touchpoints,)),
+            ("customers", (files.customers,)),
+            ("events", files.events),
+            ("transactions", files.transactions),
+            ("feedback", (files.feedback,)),
+        ]
+        total = sum(len(paths) for _, paths in plan)
+        done = 0
+        for kind, paths in plan:
+            for path in paths:
+                loads.append(ingest_file(p, kind, path))
+                done += 1
+                if progress is not None:
+                    progress(done, total)
+        _store_truths(p, files.truths)
+        _store_incidents(p, files.incidents)
+        say("Analysing ...")
+        analysis = _analyse(p)
+        p.con.execute("CHECKPOINT")
+    analysis_path = project.with_name(project.stem + "-analysis.json")
+    tmp = analysis_path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(analysis, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    _remove_project(project)
+    os.replace(building, project)
+    os.replace(tmp, analysis_path)
+    return DemoBuild(project, files_dir, analysis_path, tuple(loads), files.truths,
+                     time.monotonic() - started)
+
+
+def _remove_project(path: Path) -> None:
+    for p in (path, Path(str(path) + ".wal")):
+        try:
+            p.unlink(missing_ok=True)
+        except IsADirectoryError as exc:
+            raise ProjectError(f"{p} is a folder, not a project file.") from exc
+
+
+def _store_truths(project: Project, truths: PlantedTruths) -> None:
+    rows = [(k, json.dumps(v, ensure_ascii=False)) for k, v in truths.to_dict().items()]
+    project.con.executemany("INSERT INTO planted_truths VALUES (?, ?)", rows)
+
+
+def _store_incidents(project: Project, incidents) -> None:
+    from .demo import store_incidents
+
+    store_incidents(project.con, incidents)
+
+
+def _analyse(project: Project) -> dict:
+    """What the demo shows until the web app exists: the corridor report as JSON."""
+    from .journeys import analyse
+
+    report = analyse(
+        project.table("events"),
+        customers=project.table("customers"),
+        touchpoints=project.table("touchpoints"),
+    )
+    return report.to_dict()
