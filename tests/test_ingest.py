@@ -224,3 +224,11 @@ def test_xes_loads_without_a_mapping(project, tmp_path, compressed):
     rows = _rows(project, "SELECT case_id, customer_id, touchpoint, timestamp, attributes FROM events ORDER BY seq")
     assert rows[0][:4] == ("case-1", "case-1", "register", datetime(2024, 1, 1, 9, 0))
     assert json.loads(rows[0][4])["org:resource"] == "Anna"
+
+
+def test_json_lines_keys_that_first_appear_late_are_kept(project, tmp_path):
+    first = "".join(f'{{"customer_id": "c{i}", "timestamp": "2024-01-01", "amount": {i}}}\n' for i in range(80_000))
+    path = write(tmp_path / "t.jsonl", first + '{"customer_id": "late", "timestamp": "2024-01-02", "amount": 1, "voucher": "SPRING"}\n')
+    assert ingest_file(project, "transactions", path).accepted == 80_001
+    got = _rows(project, "SELECT attributes FROM transactions WHERE customer_id = 'late'")[0][0]
+    assert json.loads(got) == {"voucher": "SPRING"}

@@ -31,7 +31,7 @@ from .schema import (
     Kind,
     TableSpec,
 )
-from .sources import BadRow, SourceOptions, open_source
+from .sources import LINE_COLUMN, BadRow, SourceOptions, open_source
 from .store import Project
 
 ProgressCallback = Callable[[int, int], None]
@@ -362,7 +362,6 @@ class _Plan:
     mapping: Mapping
     source_name: dict[str, str]  # canonical -> source column
     constant: dict[str, str]  # canonical -> constant value
-    extras: list[str]  # source columns kept in attributes
     pii: list[str]
     where: str
 
@@ -405,10 +404,8 @@ class _Plan:
                     f" its columns are {', '.join(columns)}. Name the column that holds"
                     f" it in a mapping file: [columns] {col.name} = \"...\"."
                 )
-        used = set(source_name.values())
-        extras = [c for c in columns if c not in used and c != "_line"]
         pii = [c.name for c in spec.columns if c.pii and c.name in source_name]
-        return cls(spec, mapping, source_name, constant, extras, pii, where)
+        return cls(spec, mapping, source_name, constant, pii, where)
 
     @property
     def stored_types(self) -> list[tuple[str, str]]:
@@ -433,7 +430,7 @@ class _Plan:
             if col.name in self.source_name and col.name not in self.constant:
                 inner.append(f"{_q(self.source_name[col.name])} AS {_q('s_' + col.name)}")
             checks.append((col, failed))
-        inner.append(f"{self._attributes_sql()} AS {_q(ATTRIBUTES)}")
+        inner.append(f"{self._attributes_sql(schema)} AS {_q(ATTRIBUTES)}")
         inner.append("_line")
         typed = [f"{self._typed_sql(c, schema)} AS {_q(c.name)}" for c in self.spec.columns]
         reason_cases, column_cases = [], []
@@ -549,10 +546,14 @@ class _Plan:
         )
         return f"CASE WHEN {has_offset} THEN {with_zone} ELSE TRY_CAST({t} AS TIMESTAMP) END"
 
-    def _attributes_sql(self) -> str:
-        if not self.extras:
+    def _attributes_sql(self, schema: pa.Schema) -> str:
+        """Source columns with no canonical home, kept as JSON. Read from each batch's
+        schema, because JSON Lines and XES sources discover keys as they go."""
+        used = set(self.source_name.values()) | {LINE_COLUMN}
+        extras = [c for c in schema.names if c not in used]
+        if not extras:
             return "NULL::VARCHAR"
-        pairs = ", ".join(f"{_lit(c)}, {_q(c)}" for c in self.extras)
+        pairs = ", ".join(f"{_lit(c)}, {_q(c)}" for c in extras)
         return f"CAST(json_object({pairs}) AS VARCHAR)"
 
 
