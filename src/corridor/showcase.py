@@ -122,9 +122,36 @@ def _store_truths(project: Project, truths: PlantedTruths) -> None:
 
 
 def _store_incidents(project: Project, incidents) -> None:
-    from .demo import store_incidents
-
-    store_incidents(project.con, incidents)
+    """The demo's incidents, each with its chain of whys (each answering the one
+    before) and its actions, in the reaction loop's tables."""
+    con = project.con
+    why_id = action_id = 0
+    for incident_id, incident in enumerate(incidents, start=1):
+        con.execute(
+            "INSERT INTO incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [incident_id, incident.opened_at, incident.title, incident.touchpoint,
+             incident.department_id, incident.source, incident.status,
+             incident.description],
+        )
+        ids_by_position: dict[int, int] = {}
+        parent = None
+        for why in sorted(incident.whys, key=lambda w: w.position):
+            why_id += 1
+            ids_by_position[why.position] = why_id
+            con.execute(
+                "INSERT INTO whys VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [why_id, incident_id, parent, why.position, why.statement,
+                 why.touchpoint, why.department_id, why.is_root_cause],
+            )
+            parent = why_id
+        for action in incident.actions:
+            action_id += 1
+            con.execute(
+                "INSERT INTO actions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [action_id, incident_id, ids_by_position.get(action.why_position),
+                 action.kind, action.title, action.owner_department_id, action.due,
+                 action.status, action.completed_at, action.effect],
+            )
 
 
 def _analyse(project: Project) -> dict:
