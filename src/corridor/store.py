@@ -197,7 +197,9 @@ def spark_session(master: str = "local[2]", app_name: str = "corridor"):
 
     os.environ.setdefault("PYSPARK_PYTHON", _python())
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    warehouse = Path(tempfile.gettempdir()) / "corridor-spark-warehouse"
+    # One warehouse per session: managed tables of concurrent or killed sessions never
+    # collide.
+    warehouse = Path(tempfile.mkdtemp(prefix="corridor-spark-warehouse-"))
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
@@ -228,8 +230,15 @@ def spark_backend(session):
 
 
 def put_table(backend, name: str, frame):
-    """Create or replace table ``name`` on any backend from a pandas frame."""
-    return backend.create_table(name, frame, overwrite=True)
+    """Create or replace table ``name`` on any backend from a pandas frame or Arrow
+    table. Columns that hold only nulls are created as text."""
+    import pyarrow as pa
+
+    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+    return backend.create_table(name, table, overwrite=True)
 
 
 def events_from_parquet(backend, path: str):
