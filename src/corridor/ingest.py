@@ -223,7 +223,10 @@ def _find_duplicates(con, spec: TableSpec, plan: "_Plan") -> None:
         SELECT a._line, 'exact duplicate of line ' || b.first_line
         FROM {_STAGE} a JOIN (
             SELECT {col_list}, min(_line) AS first_line FROM {_STAGE}
-            WHERE _reason IS NULL GROUP BY ALL HAVING count(*) > 1) b ON {same}
+            WHERE _reason IS NULL AND hash({col_list}) IN (
+                SELECT hash({col_list}) AS h FROM {_STAGE} WHERE _reason IS NULL
+                GROUP BY h HAVING count(*) > 1)
+            GROUP BY ALL HAVING count(*) > 1) b ON {same}
         WHERE a._reason IS NULL AND a._line > b.first_line"""
     )
     table = spec.table
@@ -305,7 +308,7 @@ def _write_rows(con, spec: TableSpec, plan: "_Plan", stored: list[str], load_id:
     cols = ", ".join(f'"{n}"' for n in own)
     con.execute(
         f"INSERT INTO {table} ({cols}, load_id, seq)"
-        f" SELECT {cols}, {load_id}, {base} + _line {good} ORDER BY _line"
+        f" SELECT {cols}, {load_id}, {base} + _line {good}"
     )
     if plan.pii:
         pii = ", ".join(f'"{n}"' for n in plan.pii)

@@ -1,0 +1,236 @@
+"""Funnels over any ordered list of touchpoints, not only from a journey's start.
+
+A case enters the funnel at its first occurrence of step 1. For each later step it
+reaches the first occurrence of that touchpoint strictly after the event that reached the
+previous step, in the case's (timestamp, seq) order; touchpoints in between are allowed
+and reported as "steps in between". With ``within``, every step must be reached no later
+than ``within`` after the case entered the funnel (the window runs from entry, not from
+step to step, so the whole funnel has one deadline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import ibis
+import ibis.expr.types as ir
+from ibis import _
+
+from .errors import InputError
+from .flow import Delay, as_float, as_int, epoch_millis, median_of, p90_of, share
+from .ordering import with_steps
+
+
+@dataclass(frozen=True)
+class TouchpointCount:
+    touchpoint: str
+    cases: int
+
+    def to_dict(self) -> dict:
+        return {"touchpoint": self.touchpoint, "cases": self.cases}
+
+
+@dataclass(frozen=True)
+class FunnelStep:
+    position: int  # 1-based
+    touchpoint: str
+    cases: int
+    conversion_from_previous: float | None  # None for step 1 and after an empty step
+    conversion_from_first: float | None
+    drop_off: int  # cases that reached the previous step but not this one
+    time_to_convert: Delay  # from reaching the previous step; empty for step 1
+    between: tuple[TouchpointCount, ...]  # most visited touchpoints since the last step
+
+    def to_dict(self) -> dict:
+        return {
+            "position": self.position,
+            "touchpoint": self.touchpoint,
+            "cases": self.cases,
+            "conversion_from_previous": self.conversion_from_previous,
+            "conversion_from_first": self.conversion_from_first,
+            "drop_off": self.drop_off,
+            "time_to_convert": self.time_to_convert.to_dict(),
+            "between": [b.to_dict() for b in self.between],
+        }
+
+
+@dataclass(frozen=True)
+class Funnel:
+    steps: tuple[FunnelStep, ...]
+    within_seconds: float | None
+
+    @property
+    def overall_conversion(self) -> float | None:
+        return self.steps[-1].conversion_from_first
+
+    def to_dict(self) -> dict:
+        return {
+            "steps": [s.to_dict() for s in self.steps],
+            "within_seconds": self.within_seconds,
+            "overall_conversion": self.overall_conversion,
+        }
+
+
+def funnel(
+    events: ir.Table,
+    steps: Sequence[str],
+    *,
+    within: timedelta | None = None,
+    top_between: int = 3,
+) -> Funnel:
+    """Per step: cases reached, conversion, drop-off, time to convert and the touchpoints
+    most often visited on the way from the previous step."""
+    names = _check_steps(steps)
+    if within is not None and within <= timedelta(0):
+        raise InputError(f"The funnel window must be positive; got {within}.")
+    # Only the funnel's own touchpoints decide which event reaches a step, so they alone
+    # are put in order; the events in between are found by (timestamp, seq) comparison.
+    relevant = events.filter(events.touchpoint.isin(sorted(set(names))))
+    ordered = with_steps(relevant).select("case_id", "touchpoint", "timestamp", "seq", "step")
+    ordered = ordered.mutate(millis=epoch_millis(ordered.timestamp))
+    window_ms = None if within is None else int(within / timedelta(milliseconds=1))
+
+    reached = [_first_after(ordered, names[0], previous=None, window_ms=None)]
+    for name in names[1:]:
+        reached.append(_first_after(ordered, name, previous=reached[-1], window_ms=window_ms))
+
+    stacked = ibis.union(
+        *(t.mutate(position=ibis.literal(i + 1, "int64")) for i, t in enumerate(reached))
+    )
+    counts, delays = _counts_and_delays(stacked, len(names))
+    between = _between(events, stacked, top_between)
+    results = []
+    for i, name in enumerate(names):
+        previous = counts[i - 1] if i else None
+        results.append(
+            FunnelStep(
+                position=i + 1,
+                touchpoint=name,
+                cases=counts[i],
+                conversion_from_previous=share(counts[i], previous) if i else None,
+                conversion_from_first=share(counts[i], counts[0]),
+                drop_off=(previous - counts[i]) if i else 0,
+                time_to_convert=delays[i],
+                between=between.get(i + 1, ()),
+            )
+        )
+    within_seconds = None if within is None else within.total_seconds()
+    return Funnel(steps=tuple(results), within_seconds=within_seconds)
+
+
+def _check_steps(steps: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(steps, str):
+        raise InputError(
+            f"Funnel steps must be a list of touchpoints, not the single string {steps!r}."
+        )
+    names = tuple(steps)
+    if not names:
+        raise InputError("A funnel needs at least one step; none was given.")
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise InputError(f"Funnel steps must be touchpoint names; got {name!r}.")
+    return names
+
+
+def _first_after(
+    ordered: ir.Table, name: str, *, previous: ir.Table | None, window_ms: int | None
+) -> ir.Table:
+    """Per case, the first event at ``name`` after the previous step's event: the
+    event's step, millis, timestamp and seq, the funnel's entry time, and the same
+    columns of the previous step's event prefixed ``previous_``."""
+    hits = ordered.filter(ordered.touchpoint == name)
+    if previous is None:
+        first = _earliest(hits)
+        return first.mutate(
+            entry_millis=first.millis,
+            previous_step=ibis.null(first.step.type()),
+            previous_millis=ibis.null(first.millis.type()),
+            previous_timestamp=ibis.null(first.timestamp.type()),
+            previous_seq=ibis.null(first.seq.type()),
+        )
+    prior = previous.select(
+        "case_id",
+        "entry_millis",
+        previous_step=previous.step,
+        previous_millis=previous.millis,
+        previous_timestamp=previous.timestamp,
+        previous_seq=previous.seq,
+    )
+    candidates = hits.join(prior, "case_id")
+    candidates = candidates.filter(candidates.step > candidates.previous_step)
+    if window_ms is not None:
+        candidates = candidates.filter(
+            candidates.millis - candidates.entry_millis <= window_ms
+        )
+    return _earliest(candidates, carried=[c for c in prior.columns if c != "case_id"])
+
+
+def _earliest(rows: ir.Table, carried: Sequence[str] = ()) -> ir.Table:
+    """The row with the smallest step of each case (columns carried along unchanged are
+    the same on every row of a case)."""
+    return rows.group_by("case_id").aggregate(
+        step=rows.step.min(),
+        millis=rows.millis.argmin(rows.step),
+        timestamp=rows.timestamp.argmin(rows.step),
+        seq=rows.seq.argmin(rows.step),
+        **{c: rows[c].min() for c in carried},
+    )
+
+
+def _counts_and_delays(stacked: ir.Table, size: int) -> tuple[list[int], list[Delay]]:
+    seconds = (stacked.millis - stacked.previous_millis).cast("float64") / 1000.0
+    frame = (
+        stacked.mutate(seconds=seconds)
+        .group_by("position")
+        .aggregate(
+            cases=_.count(), median=median_of(_.seconds), p90=p90_of(_.seconds)
+        )
+        .execute()
+    )
+    counts = [0] * size
+    delays = [Delay(None, None)] * size
+    for row in frame.itertuples():
+        i = as_int(row.position) - 1
+        counts[i] = as_int(row.cases)
+        delays[i] = Delay(as_float(row.median), as_float(row.p90))
+    return counts, delays
+
+
+def _between(
+    events: ir.Table, stacked: ir.Table, top: int
+) -> dict[int, tuple[TouchpointCount, ...]]:
+    """Per funnel position, the touchpoints most cases visited strictly between the
+    previous step's event and this step's event (in (timestamp, seq) order)."""
+    if top <= 0:
+        return {}
+    spans = stacked.filter(stacked.position > 1).select(
+        "case_id",
+        "position",
+        low_ts=stacked.previous_timestamp,
+        low_seq=stacked.previous_seq,
+        high_ts=stacked.timestamp,
+        high_seq=stacked.seq,
+    )
+    inside = events.select("case_id", "touchpoint", "timestamp", "seq").join(spans, "case_id")
+    after_low = (inside.timestamp > inside.low_ts) | (
+        (inside.timestamp == inside.low_ts) & (inside.seq > inside.low_seq)
+    )
+    before_high = (inside.timestamp < inside.high_ts) | (
+        (inside.timestamp == inside.high_ts) & (inside.seq < inside.high_seq)
+    )
+    inside = inside.filter(after_low & before_high)
+    counts = inside.group_by(["position", "touchpoint"]).aggregate(
+        cases=inside.case_id.nunique()
+    )
+    rank = ibis.row_number().over(
+        group_by=counts.position, order_by=[ibis.desc(counts.cases), counts.touchpoint]
+    )
+    frame = counts.mutate(rank=rank).filter(_.rank < top).execute()
+    found: dict[int, list[TouchpointCount]] = {}
+    for row in frame.sort_values(["position", "rank"]).itertuples():
+        found.setdefault(as_int(row.position), []).append(
+            TouchpointCount(str(row.touchpoint), as_int(row.cases))
+        )
+    return {position: tuple(items) for position, items in found.items()}
