@@ -12,6 +12,10 @@ README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8"
 COMMANDS = typer.main.get_command(app).commands
 
 
+def _section(title: str) -> str:
+    return README.split(f"### {title}", 1)[-1].split("\n### ", 1)[0]
+
+
 def test_the_readme_starts_with_the_two_commands():
     assert "make demo" in README and "make test" in README
     assert README.index("make demo") < README.index("## CLI reference")
@@ -26,6 +30,8 @@ def test_every_command_has_help_text(name):
 def test_every_command_and_its_options_are_in_the_readme(name):
     assert f"corridor {name}" in README, f"README does not document corridor {name}"
     section = README.split(f"### corridor {name}", 1)[-1].split("\n### ", 1)[0]
+    if f"`corridor {name}`" in _section("Analytics: shared options"):
+        section += _section("Analytics: shared options")
     for param in COMMANDS[name].params:
         for opt in getattr(param, "opts", []):
             if opt.startswith("--") and opt != "--help":

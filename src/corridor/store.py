@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -241,7 +242,43 @@ def put_table(backend, name: str, frame):
     return backend.create_table(name, table, overwrite=True)
 
 
-def events_from_parquet(backend, path: str):
-    """Events already in the canonical layout, read where they lie (a Parquet file or
-    folder), with nothing loaded into a project."""
-    return backend.read_parquet(path)
+
+
+# -- the tables an analysis reads ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The canonical tables an analytic reads, on whichever engine holds them."""
+
+    events: object
+    customers: object | None = None
+    touchpoints: object | None = None
+
+
+def project_tables(project: Project) -> Tables:
+    return Tables(
+        project.table("events"), project.table("customers"), project.table("touchpoints")
+    )
+
+
+def spark_tables(
+    session, events: str, *, customers: str | None = None, touchpoints: str | None = None
+) -> Tables:
+    """Tables already in the canonical layout, read where they lie: each reference is a
+    Parquet file or folder (local or a cluster URL such as ``hdfs://`` or ``s3a://``) or
+    the name of a Spark table. Nothing is loaded into a project."""
+    backend = spark_backend(session)
+
+    def read(reference: str | None):
+        if reference is None:
+            return None
+        if "://" in reference or Path(reference).exists():
+            return backend.read_parquet(reference)
+        if reference in backend.list_tables():
+            return backend.table(reference)
+        raise ProjectError(
+            f"{reference} is neither a Parquet file or folder nor a Spark table."
+        )
+
+    return Tables(read(events), read(customers), read(touchpoints))
