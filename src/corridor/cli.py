@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -212,6 +213,238 @@ def demo(
             "The web app arrives with issue #6; until then the results are in"
             f" {built.analysis_path} and the project is {built.project}."
         )
+
+
+# -- analytics ------------------------------------------------------------------------
+
+ProjectArg = Annotated[
+    Optional[Path],
+    typer.Argument(help="The project file (leave out with --engine spark)."),
+]
+FromOpt = Annotated[Optional[str], typer.Option("--from", help="Only events at or after this date or time (UTC).")]
+ToOpt = Annotated[Optional[str], typer.Option("--to", help="Only events up to this date (inclusive) or before this time.")]
+SegmentOpt = Annotated[list[str], typer.Option("--segment", help="Only customers of this segment (repeatable).")]
+LevelOpt = Annotated[list[str], typer.Option("--level", help="Only customers of this level (repeatable).")]
+ChannelOpt = Annotated[list[str], typer.Option("--channel", help="Only events on this channel (repeatable).")]
+DepartmentOpt = Annotated[list[str], typer.Option("--department", help="Only events of this department (repeatable).")]
+OutcomeOpt = Annotated[list[str], typer.Option("--outcome", help="Only events with this outcome (repeatable).")]
+TouchpointOpt = Annotated[list[str], typer.Option("--touchpoint", help="Only these touchpoints (repeatable).")]
+EngineOpt = Annotated[str, typer.Option("--engine", help="duckdb (the project file) or spark.")]
+MasterOpt = Annotated[Optional[str], typer.Option("--master", help="Spark master URL (default local[2]).")]
+EventsOpt = Annotated[Optional[str], typer.Option("--events", help="With --engine spark: events as a Parquet path or Spark table.")]
+CustomersOpt = Annotated[Optional[str], typer.Option("--customers", help="With --engine spark: customers as a Parquet path or Spark table.")]
+TouchpointsOpt = Annotated[Optional[str], typer.Option("--touchpoints", help="With --engine spark: touchpoints as a Parquet path or Spark table.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+
+
+def _when(value: str | None, option: str):
+    from datetime import date, datetime
+
+    if value is None:
+        return None
+    for parse in (date.fromisoformat, datetime.fromisoformat):
+        try:
+            return parse(value)
+        except ValueError:
+            continue
+    raise InputError(f"{option} {value!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM).")
+
+
+def _filter(start, end, segment, level, channel, department, outcome, touchpoint):
+    from .filters import EventFilter
+
+    return EventFilter(
+        start=_when(start, "--from"), end=_when(end, "--to"), segments=tuple(segment),
+        levels=tuple(level), channels=tuple(channel), departments=tuple(department),
+        outcomes=tuple(outcome), touchpoints=tuple(touchpoint),
+    )
+
+
+@contextmanager
+def _tables(project, engine, master, events, customers, touchpoints):
+    """Open the tables an analysis reads: the project file, or data where it lies on Spark."""
+    from . import store
+
+    if engine == "duckdb":
+        if project is None:
+            raise InputError("Give a PROJECT file, or --engine spark with --events.")
+        if events or customers or touchpoints or master:
+            raise InputError("--events, --customers, --touchpoints and --master go with --engine spark.")
+        with store.Project.open(project, read_only=True) as p:
+            yield store.project_tables(p)
+    elif engine == "spark":
+        if events is None:
+            raise InputError("--engine spark needs --events (a Parquet path or a Spark table).")
+        session = store.spark_session(master or "local[2]")
+        try:
+            yield store.spark_tables(session, events, customers=customers, touchpoints=touchpoints)
+        finally:
+            session.stop()
+    else:
+        raise InputError(f"Unknown engine {engine!r}; expected duckdb or spark.")
+
+
+def _filtered(tables, flt):
+    from .filters import apply
+
+    return apply(tables.events, flt, customers=tables.customers, touchpoints=tables.touchpoints)
+
+
+@app.command()
+def journeys(
+    project: ProjectArg = None,
+    start: FromOpt = None, end: ToOpt = None, segment: SegmentOpt = [], level: LevelOpt = [],
+    channel: ChannelOpt = [], department: DepartmentOpt = [], outcome: OutcomeOpt = [],
+    touchpoint: TouchpointOpt = [],
+    goal: Annotated[Optional[str], typer.Option("--goal", help="Touchpoint that ends a successful journey; corridor roles are measured over journeys that reach it.")] = None,
+    top: Annotated[int, typer.Option("--top", help="List this many variants.")] = 20,
+    coverage: Annotated[Optional[float], typer.Option("--coverage", help="Simplify the map to the edges carrying this share of traffic (0-1).")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", help="Coverage a touchpoint needs to be basic.")] = 0.8,
+    engine: EngineOpt = "duckdb", master: MasterOpt = None, events: EventsOpt = None,
+    customers: CustomersOpt = None, touchpoints: TouchpointsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Variants, the directly-follows graph, case durations and the corridor roles."""
+    from .journeys import analyse
+
+    flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
+    with _tables(project, engine, master, events, customers, touchpoints) as t:
+        report = analyse(t.events, flt=flt, customers=t.customers, touchpoints=t.touchpoints,
+                         top=top, coverage=coverage, goal=goal, threshold=threshold)
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    data = report.to_dict()
+    typer.echo(f"{report.cases:,} cases, {report.events:,} events, {report.distinct_variants:,} variants")
+    corridor = data["corridor"]
+    if corridor["basic"]:
+        typer.echo("Basic corridor: " + " → ".join(corridor["basic"]))
+    for group in corridor["alternatives"]:
+        typer.echo("Alternative doors: " + " | ".join(group))
+    if corridor["optional"]:
+        typer.echo("Optional: " + ", ".join(corridor["optional"]))
+    typer.echo("Top variants:")
+    for v in data["variants"][:10]:
+        typer.echo(f"  {v['cases']:>9,}  {' → '.join(v['path'])}")
+    typer.echo("Busiest transitions:")
+    for e in data["dfg"][:10]:
+        typer.echo(f"  {e['count']:>9,}  {e['source']} → {e['target']}  (median {_duration(e['median_seconds'])})")
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+@app.command()
+def funnel(
+    project: ProjectArg = None,
+    steps: Annotated[list[str], typer.Option("--step", help="A funnel step, in order (repeat for each step).")] = [],
+    within: Annotated[Optional[float], typer.Option("--within-days", help="Conversion window from the first step, in days.")] = None,
+    start: FromOpt = None, end: ToOpt = None, segment: SegmentOpt = [], level: LevelOpt = [],
+    channel: ChannelOpt = [], department: DepartmentOpt = [], outcome: OutcomeOpt = [],
+    engine: EngineOpt = "duckdb", master: MasterOpt = None, events: EventsOpt = None,
+    customers: CustomersOpt = None, touchpoints: TouchpointsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Conversion through any ordered steps: per-step cases, drop-off, time to convert."""
+    from datetime import timedelta
+
+    from .funnel import funnel as run_funnel
+
+    flt = _filter(start, end, segment, level, channel, department, outcome, ())
+    with _tables(project, engine, master, events, customers, touchpoints) as t:
+        result = run_funnel(_filtered(t, flt), steps,
+                            within=None if within is None else timedelta(days=within))
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    for step in result.steps:
+        rate = "" if step.conversion_from_previous is None else f"  {step.conversion_from_previous:.1%} of previous"
+        typer.echo(f"{step.position}. {step.touchpoint}: {step.cases:,} cases{rate}, {step.drop_off:,} dropped")
+
+
+@app.command()
+def flow(
+    project: ProjectArg = None,
+    goal: Annotated[Optional[str], typer.Option("--goal", help="Touchpoint that ends a successful journey (for drop-off points).")] = None,
+    start: FromOpt = None, end: ToOpt = None, segment: SegmentOpt = [], level: LevelOpt = [],
+    channel: ChannelOpt = [], department: DepartmentOpt = [], outcome: OutcomeOpt = [],
+    touchpoint: TouchpointOpt = [],
+    engine: EngineOpt = "duckdb", master: MasterOpt = None, events: EventsOpt = None,
+    customers: CustomersOpt = None, touchpoints: TouchpointsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """Does the corridor flow: drop-off points, loops, bottlenecks and hand-offs."""
+    from .bottlenecks import bottlenecks
+    from .dropoff import dropoffs
+    from .handoffs import handoffs
+    from .loops import loops
+
+    flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
+    with _tables(project, engine, master, events, customers, touchpoints) as t:
+        chosen = _filtered(t, flt)
+        parts = {
+            "dropoffs": dropoffs(chosen, goal=goal) if goal else None,
+            "loops": loops(chosen, touchpoints=t.touchpoints),
+            "bottlenecks": bottlenecks(chosen, customers=t.customers),
+            "handoffs": handoffs(chosen, touchpoints=t.touchpoints),
+        }
+    if as_json:
+        _print_json({k: (None if v is None else v.to_dict()) for k, v in parts.items()})
+        return
+    if parts["dropoffs"] is not None:
+        d = parts["dropoffs"]
+        typer.echo(f"Reached {goal}: {d.reached_goal:,} of {d.cases:,} cases; dropped {d.dropped:,}")
+        for x in d.exit_points[:5]:
+            typer.echo(f"  ends at {x.touchpoint}: {x.cases:,} ({x.share:.1%})")
+    typer.echo("Bottlenecks (waiting × volume):")
+    for b in parts["bottlenecks"].overall[:5]:
+        typer.echo(f"  {b.touchpoint}: {_duration(b.total_wait_seconds)} in all, trend {b.trend.value}")
+    typer.echo("Hand-offs between departments:")
+    for h in parts["handoffs"].pairs[:5]:
+        typer.echo(f"  {h.from_department} → {h.to_department}: {h.count:,}")
+    typer.echo(f"Loops: {parts['loops'].cases_with_repeats:,} cases repeat a touchpoint,"
+               f" {parts['loops'].cases_with_ping_pong:,} ping-pong")
+
+
+@app.command()
+def access(
+    project: ProjectArg = None,
+    by: Annotated[list[str], typer.Option("--by", help="Group by channel, touchpoint, department or period (repeatable).")] = [],
+    period: Annotated[str, typer.Option("--period", help="week or month, for --by period.")] = "month",
+    start: FromOpt = None, end: ToOpt = None, segment: SegmentOpt = [], level: LevelOpt = [],
+    channel: ChannelOpt = [], department: DepartmentOpt = [], outcome: OutcomeOpt = [],
+    touchpoint: TouchpointOpt = [],
+    engine: EngineOpt = "duckdb", master: MasterOpt = None, events: EventsOpt = None,
+    customers: CustomersOpt = None, touchpoints: TouchpointsOpt = None, as_json: JsonOpt = False,
+) -> None:
+    """How accessible we are: failures, attempts, first response, service hours,
+    channel switching and first-contact resolution."""
+    from .access import Dimension, accessibility
+    from .flow import Period
+
+    try:
+        dims = tuple(Dimension(b) for b in (by or ["channel"]))
+        chosen_period = Period(period)
+    except ValueError as exc:
+        raise InputError(f"{exc}; --by takes channel, touchpoint, department or period and --period week or month.") from exc
+    flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
+    with _tables(project, engine, master, events, customers, touchpoints) as t:
+        result = accessibility(_filtered(t, flt), by=dims, period=chosen_period, touchpoints=t.touchpoints)
+    if as_json:
+        _print_json(result.to_dict())
+        return
+    typer.echo(f"{'group':<36}{'contacts':>10}{'failed':>8}{'switch':>8}{'FCR':>8}{'outside':>9}")
+    for g in result.groups:
+        name = " / ".join(str(v) for v in (g.channel, g.touchpoint, g.department_id, g.period_start) if v is not None)
+        typer.echo(f"{name[:35]:<36}{g.contacts:>10,}{_pct(g.failure_rate):>8}{_pct(g.switch_rate):>8}"
+                   f"{_pct(g.first_contact_resolution):>8}{_pct(g.outside_hours_share):>9}")
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 def main(argv: list[str] | None = None) -> int:

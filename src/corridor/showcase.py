@@ -96,7 +96,7 @@ def build_demo(
         _store_truths(p, files.truths)
         _store_incidents(p, files.incidents)
         say("Analysing ...")
-        analysis = _analyse(p)
+        analysis = _analyse(p, goal=files.truths.corridor.goal)
         p.con.execute("CHECKPOINT")
     analysis_path = project.with_name(project.stem + "-analysis.json")
     tmp = analysis_path.with_suffix(".json.tmp")
@@ -154,13 +154,15 @@ def _store_incidents(project: Project, incidents) -> None:
             )
 
 
-def _analyse(project: Project) -> dict:
-    """What the demo shows until the web app exists: the corridor report as JSON."""
+def _analyse(project: Project, goal: str) -> dict:
+    """What the demo shows until the web app exists: the corridor report as JSON, with
+    roles measured over the journeys that reach the company's goal."""
     from .journeys import analyse
 
     report = analyse(
         project.table("events"),
         customers=project.table("customers"),
         touchpoints=project.table("touchpoints"),
+        goal=goal,
     )
     return report.to_dict()

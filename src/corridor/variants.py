@@ -1,0 +1,243 @@
+"""Variants: the ordered touchpoint sequence of each case, counted.
+
+Speed comes from two choices (DESIGN.md §2). Touchpoints are dictionary-encoded: a small
+table gives every distinct touchpoint an integer code, so per-case work moves integers,
+not strings. And the events are put in case order once (:func:`case_steps`, one window
+over (timestamp, seq)); variants, the directly-follows graph and start/end counts are
+then plain aggregations over that one ordered table.
+
+A case's sequence is collected as integers ``step * K + code`` (K = number of codes),
+sorted (which orders by step), and written as a key of fixed-width digits,
+``10**w + code`` per step. Fixed width makes the keys compare like the touchpoint
+sequences themselves (codes follow the sorted touchpoint names), so "most cases first,
+then by path" is an ORDER BY on the key, and only the few variants reported are decoded.
+Grouping by this string is also cheaper than grouping by the integer array itself:
+at 1M cases DuckDB took 0.7 s for the strings against 3.5 s for the lists.
+Ordered aggregation (``collect(order_by=...)``) is not used: Ibis cannot express it on
+PySpark, and DuckDB's ordered ARRAY_AGG ran out of memory at 1M cases in 4 GB.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+
+import ibis
+import ibis.expr.types as ir
+from ibis import _
+
+from .errors import InputError
+from .ordering import case_window
+
+# Coverage is compared in whole parts per million so that 0.7 × 10 cases is 7, not
+# 7.000000000000001.
+PPM = 1_000_000
+
+
+@dataclass(frozen=True)
+class TouchpointCodes:
+    """The dictionary: code ``i`` stands for ``touchpoints[i]`` (sorted names)."""
+
+    touchpoints: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return max(len(self.touchpoints), 1)
+
+    @property
+    def digits(self) -> int:
+        """Characters per step in a variant key."""
+        return len(str(self.size)) + 1
+
+    def table(self) -> ir.Table:
+        return ibis.memtable(
+            {"touchpoint": list(self.touchpoints), "code": list(range(len(self.touchpoints)))},
+            schema={"touchpoint": "string", "code": "int32"},
+        )
+
+    def key_of(self, packed: ir.ArrayValue) -> ir.StringValue:
+        """The variant key of a sorted array of ``step * size + code`` values."""
+        size, base = self.size, 10 ** (self.digits - 1)
+        digits = packed.map(lambda p: (p % size + base).cast("string"))
+        return ibis.literal("").join(digits)
+
+    def decode(self, key: str) -> tuple[str, ...]:
+        width = self.digits
+        base = 10 ** (width - 1)
+        return tuple(
+            self.touchpoints[int(key[i : i + width]) - base] for i in range(0, len(key), width)
+        )
+
+
+@dataclass(frozen=True)
+class CaseSteps:
+    """Events in case order with touchpoints encoded. ``table`` has one row per event:
+    case_id, code, step (1-based), next_code and gap_us (microseconds to the next event;
+    both null on a case's last event). ``code_table`` is the dictionary on the engine."""
+
+    table: ir.Table
+    codes: TouchpointCodes
+    code_table: ir.Table
+
+    @contextmanager
+    def cached(self) -> Iterator[CaseSteps]:
+        """The same steps computed once and kept on the engine until the block ends."""
+        # ibis 12's PySpark cache() compiles without registering in-memory tables, so
+        # register the dictionary first by using it once on the events' engine.
+        self.table.get_backend().execute(self.code_table.count())
+        with self.table.cache() as table:
+            yield replace(self, table=table)
+
+
+def case_steps(events: ir.Table) -> CaseSteps:
+    """Order and encode ``events`` once. Several analytics can share the result; use
+    :meth:`CaseSteps.cached` so that the ordering is computed only once."""
+    distinct = events.filter(events.touchpoint.notnull()).select("touchpoint").distinct()
+    names = distinct.to_pyarrow().column("touchpoint").to_pylist()
+    codes = TouchpointCodes(tuple(sorted(names)))
+    code_table = codes.table()
+    coded = events.select("case_id", "touchpoint", "timestamp", "seq").join(
+        code_table, "touchpoint"
+    )
+    w = case_window(coded)
+    table = coded.select(
+        "case_id",
+        "code",
+        step=ibis.row_number().over(w) + 1,
+        next_code=coded.code.lead().over(w),
+        gap_us=coded.timestamp.lead().over(w).delta(coded.timestamp, unit="microsecond"),
+    )
+    return CaseSteps(table, codes, code_table)
+
+
+def as_steps(source: ir.Table | CaseSteps) -> CaseSteps:
+    return source if isinstance(source, CaseSteps) else case_steps(source)
+
+
+@dataclass(frozen=True)
+class Variant:
+    path: tuple[str, ...]
+    cases: int
+    share: float  # of all cases
+
+    def to_dict(self) -> dict:
+        return {"path": list(self.path), "cases": self.cases, "share": self.share}
+
+
+@dataclass(frozen=True)
+class VariantCoverage:
+    """The fewest variants (most frequent first) that hold at least ``target`` of the
+    cases, and what they actually hold."""
+
+    target: float
+    variants: int
+    cases: int
+    share: float
+
+    def to_dict(self) -> dict:
+        return {"target": self.target, "variants": self.variants, "cases": self.cases,
+                "share": self.share}
+
+
+@dataclass(frozen=True)
+class VariantSummary:
+    cases: int
+    distinct: int  # number of different variants
+    top: tuple[Variant, ...]  # most cases first, then by path
+    coverage: VariantCoverage | None = None
+
+    def to_dict(self) -> dict:
+        return {
+            "cases": self.cases,
+            "distinct": self.distinct,
+            "variants": [v.to_dict() for v in self.top],
+            "coverage": None if self.coverage is None else self.coverage.to_dict(),
+        }
+
+
+def variant_keys(steps: CaseSteps) -> ir.Table:
+    """One row per case: case_id and its variant key (decode with ``steps.codes``)."""
+    size = steps.codes.size
+    t = steps.table
+    packed = t.step.cast("int64") * size + t.code.cast("int64")
+    return t.group_by("case_id").aggregate(key=steps.codes.key_of(packed.collect().sort()))
+
+
+def variant_counts(steps: CaseSteps) -> ir.Table:
+    """One row per variant: key and cases (not ordered)."""
+    keys = variant_keys(steps)
+    return keys.group_by("key").aggregate(cases=_.count())
+
+
+def variants(
+    source: ir.Table | CaseSteps, *, top: int = 20, coverage: float | None = None
+) -> VariantSummary:
+    """Count the variants and return the ``top`` most frequent (ties by path).
+
+    With ``coverage`` (a share of cases in (0, 1]), also find the fewest variants that
+    cover it; the ``top`` list then stops at those variants.
+    """
+    if top < 0:
+        raise InputError(f"The number of top variants must be 0 or more; got {top}.")
+    target_ppm = coverage_ppm(coverage)
+    steps = as_steps(source)
+    counts = variant_counts(steps)
+    everything = ibis.window()
+    counts = counts.mutate(
+        total=counts.cases.sum().over(everything),
+        distinct=counts.cases.count().over(everything),
+    )
+    order = [ibis.desc(counts.cases), counts.key]
+    if target_ppm is None:
+        counts = counts.mutate(needed=ibis.literal(0, "int64"), covered=ibis.literal(0, "int64"))
+    else:
+        # A variant is needed while the variants ranked before it hold less than the
+        # target share of cases. Only this running sum needs all variants sorted.
+        running = counts.cases.sum().over(ibis.window(order_by=order, rows=(None, 0)))
+        counts = counts.mutate(before=running - counts.cases)
+        is_needed = counts.before * PPM < counts.total * target_ppm
+        counts = counts.mutate(
+            needed=is_needed.cast("int64").sum().over(everything),
+            covered=ibis.ifelse(is_needed, counts.cases, 0).sum().over(everything),
+        )
+    wanted = counts.order_by(order).limit(max(top, 1))
+    rows = wanted.select("key", "cases", "total", "distinct", "needed", "covered")
+    rows = rows.to_pyarrow().to_pylist()
+    if not rows:
+        empty = None if coverage is None else VariantCoverage(coverage, 0, 0, 0.0)
+        return VariantSummary(0, 0, (), empty)
+    first = rows[0]
+    total, needed = int(first["total"]), int(first["needed"])
+    limit = top if coverage is None else min(top, needed)
+    chosen = tuple(
+        Variant(steps.codes.decode(r["key"]), int(r["cases"]), int(r["cases"]) / total)
+        for r in rows[:limit]
+    )
+    covered = None
+    if coverage is not None:
+        held = int(first["covered"])
+        covered = VariantCoverage(coverage, needed, held, held / total)
+    return VariantSummary(total, int(first["distinct"]), chosen, covered)
+
+
+def top_k(source: ir.Table | CaseSteps, k: int) -> tuple[Variant, ...]:
+    """The ``k`` most frequent variants, most cases first, ties by path."""
+    return variants(source, top=k).top
+
+
+def coverage_of(source: ir.Table | CaseSteps, share: float) -> VariantCoverage:
+    """The fewest variants that hold at least ``share`` of the cases."""
+    summary = variants(source, top=0, coverage=share)
+    assert summary.coverage is not None
+    return summary.coverage
+
+
+def coverage_ppm(coverage: float | None) -> int | None:
+    if coverage is None:
+        return None
+    if not 0 < coverage <= 1:
+        raise InputError(
+            f"Coverage is a share of cases between 0 (excluded) and 1; got {coverage}."
+        )
+    return round(coverage * PPM)

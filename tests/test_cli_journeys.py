@@ -1,0 +1,77 @@
+"""The analytic commands through the real CLI, on the project file and on Spark over
+Parquet in the canonical layout (nothing loaded into a project)."""
+
+import json
+
+import pytest
+
+from corridor.demo import DemoConfig
+from corridor.showcase import build_demo
+from corridor.store import Project
+
+from helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("cli")
+    built = build_demo(tmp / "company.duckdb", DemoConfig(customers=1500, seed=2))
+    lake = tmp / "lake"
+    lake.mkdir()
+    with Project.open(built.project, read_only=True) as p:
+        for table in ("events", "customers", "touchpoints"):
+            p.con.execute(f"COPY {table} TO '{lake / table}.parquet' (FORMAT PARQUET)")
+    return built, lake
+
+
+def _json(proc):
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_journeys_json_has_the_documented_shape_and_the_planted_corridor(demo):
+    built, _ = demo
+    goal = built.truths.corridor.goal
+    data = _json(run_cli("journeys", built.project, "--goal", goal, "--json"))
+    assert {"cases", "events", "variants", "dfg", "corridor"} <= set(data)
+    assert {"path", "cases"} <= set(data["variants"][0])
+    assert {"source", "target", "count", "cases", "median_seconds"} <= set(data["dfg"][0])
+    assert data["corridor"]["basic"] == list(built.truths.corridor.basic)
+
+
+def test_journeys_on_spark_over_parquet_gives_the_same_answer(demo):
+    built, lake = demo
+    goal = built.truths.corridor.goal
+    local = _json(run_cli("journeys", built.project, "--goal", goal, "--top", "15", "--json"))
+    spark = _json(run_cli("journeys", "--engine", "spark", "--events", lake / "events.parquet",
+                          "--customers", lake / "customers.parquet", "--goal", goal, "--top", "15", "--json"))
+    assert spark["cases"] == local["cases"] and spark["events"] == local["events"]
+    assert spark["variants"] == local["variants"]
+    local_edges = {(e["source"], e["target"]): e for e in local["dfg"]}
+    spark_edges = {(e["source"], e["target"]): e for e in spark["dfg"]}
+    assert spark_edges.keys() == local_edges.keys()
+    for edge, want in local_edges.items():
+        for field, value in want.items():
+            assert spark_edges[edge][field] == (pytest.approx(value) if isinstance(value, float) else value)
+    assert spark["corridor"]["basic"] == local["corridor"]["basic"]
+
+
+def test_funnel_flow_and_access_commands_answer_in_json(demo):
+    built, _ = demo
+    steps = [s[0] for s in built.truths.corridor.steps if len(s) == 1][:4]
+    funnel = _json(run_cli("funnel", built.project, *sum((["--step", s] for s in steps), []), "--json"))
+    counts = [step["cases"] for step in funnel["steps"]]
+    assert counts == sorted(counts, reverse=True) and counts[0] > 0
+    flow = _json(run_cli("flow", built.project, "--goal", built.truths.corridor.goal, "--json"))
+    assert {"dropoffs", "loops", "bottlenecks", "handoffs"} == set(flow)
+    access = _json(run_cli("access", built.project, "--by", "channel", "--json"))
+    assert any(g["channel"] == "phone" for g in access["groups"])
+
+
+def test_bad_analytic_arguments_are_one_sentence(demo):
+    built, _ = demo
+    proc = run_cli("journeys", built.project, "--from", "last tuesday")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--from" in proc.stderr
+    proc = run_cli("journeys", "--engine", "spark")
+    assert proc.returncode == 2 and "--events" in proc.stderr
