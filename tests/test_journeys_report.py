@@ -168,7 +168,10 @@ def test_report_has_the_documented_json_shape(put):
     ]
     assert data["durations"]["cases"] == 3
     assert data["durations"]["max_seconds"] == pytest.approx(7200.0)
-    assert data["corridor"] == {"basic": [], "alternatives": [], "optional": []}
+    assert data["corridor"]["basic"] == ["search"]
+    assert {"basic", "alternatives", "optional"} <= set(data["corridor"])
+    without_roles = analyse(put(log(EVENTS)), top=2, roles=False).to_dict()
+    assert without_roles["corridor"] == {"basic": [], "alternatives": [], "optional": []}
 
 
 def test_coverage_trims_variants_and_map_but_keeps_the_main_path(put):

@@ -38,9 +38,9 @@ ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)`` in bytes while a file is read."""
 
 REGISTERED_BY_INGEST = '{"registered_by": "ingest"}'
-_STAGE = "_corridor_stage"
+_CHECKED = "_corridor_checked"
 _BATCH = "_corridor_batch"
-_DUPS = "_corridor_dups"
+_BAD = "_corridor_bad"
 _TYPE_WORDS = {
     ColumnType.NUMBER: "a number",
     ColumnType.INTEGER: "a whole number",
@@ -116,24 +116,27 @@ def ingest_file(
         raise
     finally:
         con.execute("SET TimeZone = 'UTC'")
-        for name in (_STAGE, _DUPS):
+        for name in (_CHECKED, _BAD):
             con.execute(f"DROP TABLE IF EXISTS {name}")
 
 
 # -- the load, inside one transaction -------------------------------------------------
+#
+# Each batch is converted into a small temporary table, its good rows are appended to
+# the canonical table at once (with this load's id and seq = previous maximum + source
+# line) and its bad rows' line, column and reason kept aside. Nothing of the file stays
+# in memory. Duplicates are found at the end among this load's rows and removed again;
+# the transaction makes all of it one step.
 
 
 def _load(project, spec, source, mapping, digest, max_reject_rate, progress):
     con = project.con
     load_id = con.execute("SELECT coalesce(max(load_id), 0) + 1 FROM loads").fetchone()[0]
     plan = _Plan.build(spec, source, mapping)
-    stored = plan.stored_names
-    stage_cols = ", ".join(f'"{n}" {t}' for n, t in plan.stored_types)
-    con.execute(
-        f"CREATE TEMP TABLE {_STAGE} ({stage_cols}, _line BIGINT, _reason VARCHAR,"
-        " _column VARCHAR)"
-    )
+    target = _Target(spec, plan, load_id, _max_seq(con, spec.table))
+    con.execute(f"CREATE TEMP TABLE {_BAD} (_line BIGINT, _column VARCHAR, reason VARCHAR)")
     bad_rows: list[BadRow] = []
+    staged = 0
     select = None
     for batch, bad in source.batches():
         bad_rows.extend(bad)
@@ -141,19 +144,20 @@ def _load(project, spec, source, mapping, digest, max_reject_rate, progress):
             if select is None or batch.schema != select[0]:
                 select = (batch.schema, plan.select_sql(batch.schema))
             con.register(_BATCH, batch)
-            con.execute(f"INSERT INTO {_STAGE} {select[1]}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {_CHECKED} AS {select[1]}")
             con.unregister(_BATCH)
+            target.append_checked(con)
+            con.execute(
+                f"INSERT INTO {_BAD} SELECT _line, _column, _reason FROM {_CHECKED}"
+                " WHERE _reason IS NOT NULL"
+            )
+            staged += batch.num_rows
         if progress is not None:
             progress(source.bytes_read(), source.size_bytes)
 
-    staged = con.execute(f"SELECT count(*) FROM {_STAGE}").fetchone()[0]
     read = staged + len(bad_rows)
-    _find_duplicates(con, spec, plan)
-    rejected = (
-        con.execute(f"SELECT count(*) FROM {_STAGE} WHERE _reason IS NOT NULL").fetchone()[0]
-        + con.execute(f"SELECT count(*) FROM {_DUPS}").fetchone()[0]
-        + len(bad_rows)
-    )
+    _find_duplicates(con, spec, target)
+    rejected = con.execute(f"SELECT count(*) FROM {_BAD}").fetchone()[0] + len(bad_rows)
     accepted = read - rejected
     if read and rejected / read > max_reject_rate:
         first = _first_problem(con, bad_rows)
@@ -162,8 +166,9 @@ def _load(project, spec, source, mapping, digest, max_reject_rate, progress):
             f" rejected, above the limit of {max_reject_rate:.1%}; nothing was loaded."
             f" First problem: {first}."
         )
+    target.remove_duplicates(con)
     _write_rejects(con, spec, source, load_id, bad_rows)
-    unknown_customers, new_touchpoints = _write_rows(con, spec, plan, stored, load_id)
+    unknown_customers, new_touchpoints = target.settle_references(con)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     con.execute(
         "INSERT INTO loads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -177,89 +182,155 @@ def _load(project, spec, source, mapping, digest, max_reject_rate, progress):
     )
 
 
+def _max_seq(con, table: str) -> int:
+    return con.execute(f"SELECT coalesce(max(seq), 0) FROM {table}").fetchone()[0]
+
+
+@dataclass(frozen=True)
+class _Target:
+    """The canonical table (and, for customers, the PII table) one load writes to."""
+
+    spec: TableSpec
+    plan: "_Plan"
+    load_id: int
+    base: int  # seq of this load's row = base + its source line
+
+    @property
+    def own_columns(self) -> list[str]:
+        pii = {c.name for c in self.spec.columns if c.pii}
+        return [n for n in self.plan.stored_names if n not in pii]
+
+    @property
+    def rows(self) -> str:
+        """This load's rows, with their source line."""
+        return (
+            f"(SELECT *, seq - {self.base} AS _line FROM {self.spec.table}"
+            f" WHERE load_id = {self.load_id})"
+        )
+
+    def append_checked(self, con) -> None:
+        cols = ", ".join(_q(n) for n in self.own_columns)
+        con.execute(
+            f"INSERT INTO {self.spec.table} ({cols}, load_id, seq)"
+            f" SELECT {cols}, {self.load_id}, {self.base} + _line FROM {_CHECKED}"
+            " WHERE _reason IS NULL"
+        )
+        pii = self.plan.pii
+        if pii:
+            names = ", ".join(_q(n) for n in pii)
+            any_value = " OR ".join(f"{_q(n)} IS NOT NULL" for n in pii)
+            con.execute(
+                f"INSERT INTO {PII_TABLE} (customer_id, {names}, load_id, seq)"
+                f" SELECT customer_id, {names}, {self.load_id}, {self.base} + _line"
+                f" FROM {_CHECKED} WHERE _reason IS NULL AND ({any_value})"
+            )
+
+    def remove_duplicates(self, con) -> None:
+        for table in (self.spec.table, PII_TABLE if self.plan.pii else None):
+            if table:
+                con.execute(
+                    f"DELETE FROM {table} WHERE load_id = {self.load_id}"
+                    f" AND seq IN (SELECT {self.base} + _line FROM {_BAD})"
+                )
+        if self.spec.kind is Kind.TOUCHPOINTS:
+            # Touchpoints ingest registered on its own are now described.
+            con.execute(
+                f"DELETE FROM touchpoints WHERE attributes = '{REGISTERED_BY_INGEST}'"
+                f" AND load_id <> {self.load_id} AND touchpoint IN"
+                f" (SELECT touchpoint FROM touchpoints WHERE load_id = {self.load_id})"
+            )
+
+    def settle_references(self, con) -> tuple[int, int]:
+        """Count customers we do not know and register touchpoints we did not know."""
+        own, table, load_id = self.own_columns, self.spec.table, self.load_id
+        unknown = new_tps = 0
+        if "customer_id" in own and self.spec.kind is not Kind.CUSTOMERS:
+            unknown = con.execute(
+                f"""SELECT count(DISTINCT customer_id) FROM {table}
+                WHERE load_id = ? AND customer_id NOT IN (SELECT customer_id FROM customers)""",
+                [load_id],
+            ).fetchone()[0]
+        if "touchpoint" in own and self.spec.kind is not Kind.TOUCHPOINTS:
+            channel = "mode(channel)" if "channel" in own else "NULL"
+            department = "mode(department_id)" if "department_id" in own else "NULL"
+            new_tps = con.execute(
+                f"""INSERT INTO touchpoints (touchpoint, channel, department_id, attributes,
+                                             load_id, seq)
+                SELECT touchpoint, {channel}, {department}, '{REGISTERED_BY_INGEST}',
+                       {load_id}, {_max_seq(con, "touchpoints")}
+                         + row_number() OVER (ORDER BY min(seq))
+                FROM {table}
+                WHERE load_id = {load_id} AND touchpoint IS NOT NULL
+                  AND touchpoint NOT IN (SELECT touchpoint FROM touchpoints)
+                GROUP BY touchpoint"""
+            ).fetchone()[0]
+        return unknown, new_tps
+
+
 def _first_problem(con, bad_rows: list[BadRow]) -> str:
-    row = con.execute(
-        f"SELECT _line, _column, _reason FROM {_STAGE} WHERE _reason IS NOT NULL"
-        " ORDER BY _line LIMIT 1"
-    ).fetchone()
+    row = con.execute(f"SELECT _line, _column, reason FROM {_BAD} ORDER BY _line LIMIT 1").fetchone()
     candidates = [(b.line, b.column, b.reason) for b in bad_rows[:1]]
     if row is not None:
         candidates.append(row)
-    dup = con.execute(f"SELECT _line, NULL, reason FROM {_DUPS} ORDER BY _line LIMIT 1").fetchone()
-    if dup is not None:
-        candidates.append(dup)
     line, column, reason = min(candidates, key=lambda c: c[0])
     where = f"line {line}" + (f", column {column}" if column else "")
     return f"{where}: {reason}"
 
 
-def _find_duplicates(con, spec: TableSpec, plan: "_Plan") -> None:
-    """Fill _DUPS with (line, reason) for good rows that repeat another row."""
-    con.execute(f"CREATE TEMP TABLE {_DUPS} (_line BIGINT, reason VARCHAR)")
+def _find_duplicates(con, spec: TableSpec, target: _Target) -> None:
+    """Add to _BAD the lines of this load's rows that repeat another row."""
+    rows, table, load_id = target.rows, spec.table, target.load_id
     key = REFERENCE_KEYS.get(spec.kind)
     if key is not None:
         # Reference tables: a key may appear once in the file and once in the project.
+        k = _q(key)
         con.execute(
-            f"""INSERT INTO {_DUPS}
-            SELECT _line, '{key} ' || {_quoted(_q(key))} || ' repeats line ' || first_line
-            FROM (SELECT _line, "{key}",
-                         min(_line) OVER (PARTITION BY "{key}") AS first_line
-                  FROM {_STAGE} WHERE _reason IS NULL)
+            f"""INSERT INTO {_BAD}
+            SELECT _line, NULL, '{key} ' || {_quoted(k)} || ' repeats line ' || first_line
+            FROM (SELECT _line, {k}, min(_line) OVER (PARTITION BY {k}) AS first_line
+                  FROM {rows})
             WHERE _line > first_line"""
         )
-        existing = _existing_keys_sql(spec, key)
+        existing = f"SELECT {k} FROM {table} WHERE load_id <> {load_id}"
+        if spec.kind is Kind.TOUCHPOINTS:
+            # Touchpoints that ingest registered on its own may be described later.
+            existing += f" AND attributes IS DISTINCT FROM '{REGISTERED_BY_INGEST}'"
         con.execute(
-            f"""INSERT INTO {_DUPS}
-            SELECT s._line, '{key} ' || {_quoted('s.' + _q(key))} || ' is already in the project'
-            FROM {_STAGE} s JOIN ({existing}) e ON s."{key}" = e."{key}"
-            WHERE s._reason IS NULL AND s._line NOT IN (SELECT _line FROM {_DUPS})"""
+            f"""INSERT INTO {_BAD}
+            SELECT n._line, NULL, '{key} ' || {_quoted('n.' + k)} || ' is already in the project'
+            FROM {rows} n SEMI JOIN ({existing}) e ON n.{k} = e.{k}
+            WHERE n._line NOT IN (SELECT _line FROM {_BAD})"""
         )
         return
-    cols = plan.business_names
-    same = " AND ".join(f'a."{c}" IS NOT DISTINCT FROM b."{c}"' for c in cols)
-    col_list = ", ".join(f'"{c}"' for c in cols)
+    cols = target.plan.business_names
+    same = " AND ".join(f"a.{_q(c)} IS NOT DISTINCT FROM b.{_q(c)}" for c in cols)
+    col_list = ", ".join(_q(c) for c in cols)
     con.execute(
-        f"""INSERT INTO {_DUPS}
-        SELECT a._line, 'exact duplicate of line ' || b.first_line
-        FROM {_STAGE} a JOIN (
-            SELECT {col_list}, min(_line) AS first_line FROM {_STAGE}
-            WHERE _reason IS NULL AND hash({col_list}) IN (
-                SELECT hash({col_list}) AS h FROM {_STAGE} WHERE _reason IS NULL
-                GROUP BY h HAVING count(*) > 1)
+        f"""INSERT INTO {_BAD}
+        SELECT a._line, NULL, 'exact duplicate of line ' || b.first_line
+        FROM {rows} a JOIN (
+            SELECT {col_list}, min(_line) AS first_line FROM {rows}
+            WHERE hash({col_list}) IN (
+                SELECT hash({col_list}) AS h FROM {rows} GROUP BY h HAVING count(*) > 1)
             GROUP BY ALL HAVING count(*) > 1) b ON {same}
-        WHERE a._reason IS NULL AND a._line > b.first_line"""
+        WHERE a._line > b.first_line"""
     )
-    table = spec.table
-    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT 1)").fetchone()[0]:
-        bounds = ""
-        if "timestamp" in cols:
-            bounds = (
-                f" WHERE timestamp BETWEEN (SELECT min(timestamp) FROM {_STAGE})"
-                f" AND (SELECT max(timestamp) FROM {_STAGE})"
-            )
-        con.execute(
-            f"""INSERT INTO {_DUPS}
-            SELECT a._line, 'exact duplicate of a row already in the project'
-            FROM {_STAGE} a SEMI JOIN (SELECT {col_list} FROM {table}{bounds}) b ON {same}
-            WHERE a._reason IS NULL AND a._line NOT IN (SELECT _line FROM {_DUPS})"""
+    earlier = f"SELECT {col_list} FROM {table} WHERE load_id <> {load_id}"
+    if "timestamp" in cols:
+        earlier += (
+            f" AND timestamp BETWEEN (SELECT min(timestamp) FROM {rows})"
+            f" AND (SELECT max(timestamp) FROM {rows})"
         )
-
-
-def _existing_keys_sql(spec: TableSpec, key: str) -> str:
-    if spec.kind is Kind.TOUCHPOINTS:
-        # Touchpoints that ingest registered on its own may be described later.
-        return (
-            f"SELECT \"{key}\" FROM {spec.table}"
-            f" WHERE attributes IS DISTINCT FROM '{REGISTERED_BY_INGEST}'"
-        )
-    return f'SELECT "{key}" FROM {spec.table}'
+    con.execute(
+        f"""INSERT INTO {_BAD}
+        SELECT a._line, NULL, 'exact duplicate of a row already in the project'
+        FROM {rows} a SEMI JOIN ({earlier}) b ON {same}
+        WHERE a._line NOT IN (SELECT _line FROM {_BAD})"""
+    )
 
 
 def _write_rejects(con, spec, source, load_id: int, bad_rows: list[BadRow]) -> None:
-    problems = con.execute(
-        f"""SELECT _line, _column, _reason FROM {_STAGE} WHERE _reason IS NOT NULL
-        UNION ALL SELECT _line, NULL, reason FROM {_DUPS}"""
-    ).fetchall()
+    problems = con.execute(f"SELECT _line, _column, reason FROM {_BAD}").fetchall()
     if not problems and not bad_rows:
         return
     raw = source.raw_rows(line for line, _, _ in problems) if problems else {}
@@ -289,58 +360,6 @@ def _write_rejects(con, spec, source, load_id: int, bad_rows: list[BadRow]) -> N
         [load_id, spec.kind.value, str(source.path)],
     )
     con.unregister("_corridor_rejects")
-
-
-def _write_rows(con, spec: TableSpec, plan: "_Plan", stored: list[str], load_id: int):
-    table = spec.table
-    good = (
-        f"FROM {_STAGE} WHERE _reason IS NULL"
-        f" AND _line NOT IN (SELECT _line FROM {_DUPS})"
-    )
-    if spec.kind is Kind.TOUCHPOINTS:
-        con.execute(
-            f"DELETE FROM touchpoints WHERE attributes = '{REGISTERED_BY_INGEST}'"
-            f" AND touchpoint IN (SELECT touchpoint {good})"
-        )
-    base = con.execute(f"SELECT coalesce(max(seq), 0) FROM {table}").fetchone()[0]
-    pii_columns = {c.name for c in spec.columns if c.pii}
-    own = [n for n in stored if n not in pii_columns]
-    cols = ", ".join(f'"{n}"' for n in own)
-    con.execute(
-        f"INSERT INTO {table} ({cols}, load_id, seq)"
-        f" SELECT {cols}, {load_id}, {base} + _line {good}"
-    )
-    if plan.pii:
-        pii = ", ".join(f'"{n}"' for n in plan.pii)
-        con.execute(
-            f"INSERT INTO {PII_TABLE} (customer_id, {pii}, load_id)"
-            f" SELECT customer_id, {pii}, {load_id} {good}"
-            f" AND ({' OR '.join(f'{n} IS NOT NULL' for n in plan.pii)})"
-        )
-    unknown = new_tps = 0
-    if "customer_id" in own and spec.kind is not Kind.CUSTOMERS:
-        unknown = con.execute(
-            f"""SELECT count(DISTINCT customer_id) FROM {table}
-            WHERE load_id = ? AND customer_id NOT IN (SELECT customer_id FROM customers)""",
-            [load_id],
-        ).fetchone()[0]
-    if "touchpoint" in own and spec.kind is not Kind.TOUCHPOINTS:
-        has_dept = "department_id" in own
-        has_channel = "channel" in own
-        new_tps = con.execute(
-            f"""INSERT INTO touchpoints (touchpoint, channel, department_id, attributes,
-                                         load_id, seq)
-            SELECT touchpoint, {'mode(channel)' if has_channel else 'NULL'},
-                   {'mode(department_id)' if has_dept else 'NULL'},
-                   '{REGISTERED_BY_INGEST}', {load_id},
-                   (SELECT coalesce(max(seq), 0) FROM touchpoints)
-                     + row_number() OVER (ORDER BY min(seq))
-            FROM {table}
-            WHERE load_id = {load_id} AND touchpoint IS NOT NULL
-              AND touchpoint NOT IN (SELECT touchpoint FROM touchpoints)
-            GROUP BY touchpoint"""
-        ).fetchone()[0]
-    return unknown, new_tps
 
 
 # -- conversion plan: source columns -> typed canonical columns ----------------------
@@ -411,14 +430,8 @@ class _Plan:
         return cls(spec, mapping, source_name, constant, pii, where)
 
     @property
-    def stored_types(self) -> list[tuple[str, str]]:
-        cols = [(c.name, c.type.value) for c in self.spec.columns]
-        cols.append((ATTRIBUTES, "VARCHAR"))
-        return cols
-
-    @property
     def stored_names(self) -> list[str]:
-        return [n for n, _ in self.stored_types]
+        return [c.name for c in self.spec.columns] + [ATTRIBUTES]
 
     @property
     def business_names(self) -> list[str]:

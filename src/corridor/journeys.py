@@ -101,7 +101,7 @@ def analyse(
     durations = duration_summary(chosen)
     corridor = (
         corridor_roles(chosen, goal=goal, threshold=threshold, customers=customers)
-        if roles else None
+        if roles and summary.cases else None
     )
     return JourneyReport(
         cases=summary.cases,

@@ -185,7 +185,7 @@ APPLICATION_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
     f"""CREATE TABLE IF NOT EXISTS {PII_TABLE} (
         customer_id VARCHAR, name VARCHAR, email VARCHAR, phone VARCHAR,
-        load_id BIGINT)""",
+        load_id BIGINT, seq BIGINT)""",
     """CREATE TABLE IF NOT EXISTS loads (
         load_id BIGINT PRIMARY KEY, kind VARCHAR, source VARCHAR, sha256 VARCHAR,
         format VARCHAR, loaded_at TIMESTAMP, rows_read BIGINT, rows_accepted BIGINT,
