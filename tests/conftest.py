@@ -5,6 +5,7 @@ and the tests assert the same answer on both."""
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 
 import pandas as pd
@@ -45,3 +46,19 @@ def engine(request, tmp_path):
     else:
         session = request.getfixturevalue("spark_session")
         yield Engine("pyspark", store.spark_backend(session))
+
+
+@pytest.fixture
+def put(engine):
+    """Put frames on the engine under unique names; drop them after the test."""
+    names = []
+
+    def put_frame(frame: pd.DataFrame):
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        names.append(name)
+        return engine.table(name, frame.astype({c: "string" for c in frame.columns
+                                                if frame[c].dtype == object}))
+
+    yield put_frame
+    for name in names:
+        engine.backend.drop_table(name, force=True)

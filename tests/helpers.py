@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -17,3 +20,42 @@ def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
     path.write_bytes(text.encode(encoding))
     return path
+
+
+# -- hand-made event logs -------------------------------------------------------------
+
+START = pd.Timestamp("2024-01-01 09:00:00")  # a Monday
+TEXT_COLUMNS = ("customer_id", "case_id", "touchpoint", "channel", "outcome",
+                "department_id", "attributes")
+EVENT_DEFAULTS = {
+    "channel": "web", "outcome": "ok", "wait_seconds": np.nan, "duration_seconds": np.nan,
+    "cost": np.nan, "department_id": None, "attributes": None,
+}
+
+
+def canonical_events(frame: pd.DataFrame, **defaults) -> pd.DataFrame:
+    """Complete a hand-made events frame to the canonical columns: customer_id from
+    case_id, the other columns from EVENT_DEFAULTS (or ``defaults``), load 1, and seq
+    in row order unless the frame has one. Text columns get pandas' string type."""
+    frame = frame.copy()
+    if "customer_id" not in frame:
+        frame["customer_id"] = frame["case_id"]
+    for column, value in {**EVENT_DEFAULTS, **defaults}.items():
+        if column not in frame:
+            frame[column] = value
+    frame["load_id"] = np.int64(1)
+    if "seq" not in frame:
+        frame["seq"] = np.arange(len(frame), dtype="int64")
+    frame["seq"] = frame["seq"].astype("int64")
+    for column in TEXT_COLUMNS:
+        frame[column] = frame[column].astype("string")
+    return frame
+
+
+def timed_events(rows, unit: str = "min", seqs=None) -> pd.DataFrame:
+    """Canonical events from (case_id, touchpoint, offset after START in ``unit``)."""
+    frame = pd.DataFrame(rows, columns=["case_id", "touchpoint", "offset"])
+    frame["timestamp"] = START + pd.to_timedelta(frame.pop("offset"), unit=unit)
+    if seqs is not None:
+        frame["seq"] = seqs
+    return canonical_events(frame)

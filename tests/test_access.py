@@ -5,7 +5,6 @@ and first-contact resolution."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import ibis
 import numpy as np
@@ -24,12 +23,12 @@ from corridor.demo import DemoConfig, generate
 from corridor.errors import InputError
 from corridor.flow import Period
 
+from helpers import canonical_events
+
 # Each analytic's core test runs on every engine; further behaviour is checked on DuckDB
 # alone to keep the Spark run short.
 duckdb_only = pytest.mark.parametrize("engine", ["duckdb"], indirect=True)
 
-TEXT = ["customer_id", "case_id", "touchpoint", "channel", "outcome", "department_id",
-        "attributes"]
 
 
 def contact(case, touchpoint, when, outcome="ok", wait=None) -> dict:
@@ -46,17 +45,7 @@ def contact(case, touchpoint, when, outcome="ok", wait=None) -> dict:
 def events_frame(rows: list[dict]) -> pd.DataFrame:
     """Canonical events in the given source order; channel and department come from the
     touchpoints table."""
-    frame = pd.DataFrame(rows)
-    frame["channel"] = None
-    frame["department_id"] = None
-    frame["duration_seconds"] = np.nan
-    frame["cost"] = np.nan
-    frame["attributes"] = None
-    frame["load_id"] = np.int64(1)
-    frame["seq"] = np.arange(len(frame), dtype="int64")
-    for column in TEXT:
-        frame[column] = frame[column].astype("string")
-    return frame
+    return canonical_events(pd.DataFrame(rows), channel=None)
 
 
 TOUCHPOINTS = pd.DataFrame(
@@ -87,22 +76,6 @@ WEEK = [
     # c: a failed call on the next Saturday afternoon, never followed up
     contact("c", "hotline", "2024-01-13 15:00", "failed", wait=900),
 ]
-
-
-@pytest.fixture
-def put(engine):
-    """Create uniquely named tables (Spark keeps table folders between sessions) and
-    drop them afterwards."""
-    names = []
-
-    def put_frame(frame: pd.DataFrame):
-        name = f"access_{uuid.uuid4().hex[:10]}"
-        names.append(name)
-        return engine.table(name, frame)
-
-    yield put_frame
-    for name in names:
-        engine.backend.drop_table(name, force=True)
 
 
 @pytest.fixture

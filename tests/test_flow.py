@@ -4,7 +4,6 @@ and ping-pong, bottlenecks with their trend, and hand-offs between departments."
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import ibis
 import numpy as np
@@ -20,13 +19,12 @@ from corridor.flow import Period
 from corridor.handoffs import handoffs
 from corridor.loops import loops
 
+from helpers import START, canonical_events
+
 # Each analytic's core test runs on every engine; further behaviour is checked on DuckDB
 # alone to keep the Spark run short.
 duckdb_only = pytest.mark.parametrize("engine", ["duckdb"], indirect=True)
 
-START = pd.Timestamp("2024-01-01 09:00:00")  # a Monday
-TEXT = ["customer_id", "case_id", "touchpoint", "channel", "outcome", "department_id",
-        "attributes"]
 
 
 def event(case, touchpoint, minutes, *, department=None, wait=None, customer=None) -> dict:
@@ -42,34 +40,7 @@ def event(case, touchpoint, minutes, *, department=None, wait=None, customer=Non
 
 def events_frame(rows: list[dict]) -> pd.DataFrame:
     """Canonical events in the given source order."""
-    frame = pd.DataFrame(rows)
-    frame["channel"] = "web"
-    frame["outcome"] = "ok"
-    frame["duration_seconds"] = np.nan
-    frame["cost"] = np.nan
-    frame["attributes"] = None
-    frame["load_id"] = np.int64(1)
-    frame["seq"] = np.arange(len(frame), dtype="int64")
-    for column in TEXT:
-        frame[column] = frame[column].astype("string")
-    return frame
-
-
-@pytest.fixture
-def put(engine):
-    """Create uniquely named tables (Spark keeps table folders between sessions) and
-    drop them afterwards."""
-    names = []
-
-    def put_frame(frame: pd.DataFrame):
-        name = f"flow_{uuid.uuid4().hex[:10]}"
-        names.append(name)
-        return engine.table(name, frame.astype({c: "string" for c in frame.columns
-                                                if frame[c].dtype == object}))
-
-    yield put_frame
-    for name in names:
-        engine.backend.drop_table(name, force=True)
+    return canonical_events(pd.DataFrame(rows))
 
 
 # -- drop-offs ---------------------------------------------------------------------------

@@ -3,7 +3,6 @@ the previous one in (timestamp, seq) order, counts that never increase."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import ibis
@@ -18,48 +17,11 @@ from corridor.demo import DemoConfig, generate
 from corridor.errors import InputError
 from corridor.funnel import funnel
 
+from helpers import timed_events as events_frame
+
 # Each analytic's core test runs on every engine; further behaviour is checked on DuckDB
 # alone to keep the Spark run short.
 duckdb_only = pytest.mark.parametrize("engine", ["duckdb"], indirect=True)
-
-START = pd.Timestamp("2024-01-01 09:00:00")
-TEXT = ["customer_id", "case_id", "touchpoint", "channel", "outcome", "department_id",
-        "attributes"]
-
-
-def events_frame(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
-    """Canonical events from (case_id, touchpoint, minutes after START) in source order."""
-    frame = pd.DataFrame(rows, columns=["case_id", "touchpoint", "minutes"])
-    frame["timestamp"] = START + pd.to_timedelta(frame.pop("minutes"), unit="min")
-    frame["customer_id"] = frame["case_id"]
-    frame["channel"] = "web"
-    frame["outcome"] = "ok"
-    for column in ("wait_seconds", "duration_seconds", "cost"):
-        frame[column] = np.nan
-    frame["department_id"] = None
-    frame["attributes"] = None
-    frame["load_id"] = np.int64(1)
-    frame["seq"] = np.arange(len(frame), dtype="int64")
-    for column in TEXT:
-        frame[column] = frame[column].astype("string")
-    return frame
-
-
-@pytest.fixture
-def put(engine):
-    """Create uniquely named tables (Spark keeps table folders between sessions) and
-    drop them afterwards."""
-    names = []
-
-    def put_frame(frame: pd.DataFrame):
-        name = f"funnel_{uuid.uuid4().hex[:10]}"
-        names.append(name)
-        return engine.table(name, frame)
-
-    yield put_frame
-    for name in names:
-        engine.backend.drop_table(name, force=True)
-
 
 SHOP = [
     # c1 goes all the way, visiting faq between view and cart
