@@ -65,3 +65,24 @@ def test_kill_minus_nine_at_random_moments_leaves_before_or_after(tmp_path, big_
         assert state in (before, after), f"partial state after kill: {state}"
         outcomes.add("after" if state == after else "before")
     assert "before" in outcomes
+
+
+def test_a_file_larger_than_the_memory_allowed_still_loads(tmp_path):
+    import duckdb
+
+    path = tmp_path / "large.csv"
+    duckdb.connect().execute(
+        "COPY (SELECT 'c' || (i % 7000) AS customer_id, 'tp' || (i % 23) AS touchpoint,"
+        " TIMESTAMP '2024-01-01' + INTERVAL (i) SECOND AS timestamp, 'web' AS channel,"
+        f" i % 300 AS wait_seconds FROM range(1500000) t(i)) TO '{path}' (HEADER)"
+    )
+    limit_mb = 32
+    assert path.stat().st_size > limit_mb * 1024 * 1024
+    project = tmp_path / "p.duckdb"
+    Project.create(project).close()
+    proc = subprocess.run(
+        [sys.executable, "-m", "corridor", "ingest", str(project), "events", str(path), "--json"],
+        capture_output=True, text=True, env={**os.environ, "CORRIDOR_INGEST_MEMORY_LIMIT": f"{limit_mb}MB"},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"accepted": 1500000' in proc.stdout

