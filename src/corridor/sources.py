@@ -537,7 +537,36 @@ class _CsvChunk:
     raws: dict[int, str]
 
 
-class CsvSource:
+class _ScannedText:
+    """What the line-scanning text sources (CSV, JSON Lines) share: progress from the
+    reader's position, and raw text of records found by scanning the file again. A
+    subclass sets ``size_bytes``, ``_done`` and ``_reading`` and provides ``_scan``."""
+
+    def bytes_read(self) -> int:
+        if self._done:
+            return self.size_bytes
+        return self._reading.position if self._reading is not None else 0
+
+    def raw_rows(self, lines: Iterable[int]) -> dict[int, str]:
+        """The text of the records starting at ``lines`` (line ends inside a record kept,
+        the final one dropped). Reads the file once, up to the last line asked for."""
+        wanted = set(lines)
+        found: dict[int, str] = {}
+        if not wanted:
+            return found
+        last = max(wanted)
+        chunks = self._scan(wanted)
+        try:
+            for chunk in _guarded(self.path, chunks):
+                found.update(chunk.raws)
+                if chunk.end_line > last:
+                    break
+        finally:
+            chunks.close()
+        return found
+
+
+class CsvSource(_ScannedText):
     """A delimited text file with a header row.
 
     Fields are strings exactly as written (an empty field is ``""``; header names are
@@ -577,29 +606,6 @@ class CsvSource:
     # public ----------------------------------------------------------------------------
     def batches(self) -> Iterator[tuple[pa.Table, list[BadRow]]]:
         return _guarded(self.path, self._batches())
-
-    def bytes_read(self) -> int:
-        if self._done:
-            return self.size_bytes
-        return self._reading.position if self._reading is not None else 0
-
-    def raw_rows(self, lines: Iterable[int]) -> dict[int, str]:
-        """The text of the records starting at ``lines`` (line ends inside a record kept,
-        the final one dropped). Reads the file once, up to the last line asked for."""
-        wanted = set(lines)
-        found: dict[int, str] = {}
-        if not wanted:
-            return found
-        last = max(wanted)
-        chunks = self._scan(wanted)
-        try:
-            for chunk in _guarded(self.path, chunks):
-                found.update(chunk.raws)
-                if chunk.end_line > last:
-                    break
-        finally:
-            chunks.close()
-        return found
 
     # reading ---------------------------------------------------------------------------
     def _blocks(self) -> _Utf8Blocks:
@@ -974,7 +980,7 @@ class _JsonChunk:
     raws: dict[int, str]
 
 
-class JsonLinesSource:
+class JsonLinesSource(_ScannedText):
     """One JSON object per line (UTF-8 unless a BOM or ``options.encoding`` says
     otherwise; blank lines skipped).
 
@@ -1016,28 +1022,6 @@ class JsonLinesSource:
 
     def batches(self) -> Iterator[tuple[pa.Table, list[BadRow]]]:
         return _guarded(self.path, self._batches())
-
-    def bytes_read(self) -> int:
-        if self._done:
-            return self.size_bytes
-        return self._reading.position if self._reading is not None else 0
-
-    def raw_rows(self, lines: Iterable[int]) -> dict[int, str]:
-        """The text of the given lines, read in one pass up to the last one asked for."""
-        wanted = set(lines)
-        found: dict[int, str] = {}
-        if not wanted:
-            return found
-        last = max(wanted)
-        chunks = self._scan(wanted)
-        try:
-            for chunk in _guarded(self.path, chunks):
-                found.update(chunk.raws)
-                if chunk.end_line > last:
-                    break
-        finally:
-            chunks.close()
-        return found
 
     def _empty_table(self) -> pa.Table:
         return _string_table(self.columns, [[] for _ in self.columns], [])
