@@ -2,13 +2,14 @@
 
     .venv/bin/python bench/journeys.py --events 1000000 --repeat 3
     .venv/bin/python bench/journeys.py --events 10000000 --repeat 3 --skip-pandas
-    .venv/bin/python bench/journeys.py --events 100000000 --repeat 1 --only corridor,floor
+    .venv/bin/python bench/journeys.py --events 100000000 --repeat 1 --only floor,corridor \
+        --memory-limit 4GB
 
 Builds (or reuses) bench/out/journeys-N.corridor, a corridor project whose events table
 holds N synthetic events (about 10 per case, 25 touchpoints, a Markov corridor with
 loops and skips; about 5 % of a case's consecutive events share a timestamp, so seq
-matters), loaded in chunks that are each in time order like real loads. The same events
-go to bench/out/journeys-N.parquet for the in-memory peers.
+matters), loaded in chunks that are each in time order like real loads. When pm4py or
+pandas run, the same events also go to bench/out/journeys-N.parquet for them.
 
 Every contender computes the same things: variants, the directly-follows graph with
 counts, distinct cases and times (mean, median, p90), case durations and a 5-step funnel
@@ -22,9 +23,12 @@ counts, distinct cases and times (mean, median, p90), case durations and a 5-ste
             touchpoint) by (case_id, timestamp, seq) into a temporary table, once, with
             the same settings. "sort *" sorts every column the same way, for reference.
 
-Each measurement runs in its own subprocess; its peak RSS is that process's VmHWM
-(Python, libraries and data included). Times cover the analytics only: the in-memory
-peers read their Parquet file before the clock starts. Not a test.
+DuckDB runs with 2 threads and memory_limit 768MB by default (peak RSS then stays near
+1.3 GB at 10M events), spilling to bench/out/tmp capped at 30 GB. At 100M events the
+per-case variant aggregation needs more (it ran out of memory at 768MB; use
+--memory-limit 4GB). Each measurement runs in its own subprocess; its peak RSS is that
+process's VmHWM (Python, libraries and data included). Times cover the analytics only:
+the in-memory peers read their Parquet file before the clock starts. Not a test.
 """
 
 from __future__ import annotations
