@@ -35,6 +35,7 @@ def _configure(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     if memory:
         con.execute(f"SET memory_limit = '{memory}'")
     con.execute("SET preserve_insertion_order = true")
+    con.execute("SET TimeZone = 'UTC'")  # stored timestamps are naive UTC
 
 
 class Project:
