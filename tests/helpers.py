@@ -52,10 +52,10 @@ def canonical_events(frame: pd.DataFrame, **defaults) -> pd.DataFrame:
     return frame
 
 
-def timed_events(rows, unit: str = "min", seqs=None) -> pd.DataFrame:
-    """Canonical events from (case_id, touchpoint, offset after START in ``unit``)."""
+def timed_events(rows, unit: str = "min", seqs=None, start: pd.Timestamp = START) -> pd.DataFrame:
+    """Canonical events from (case_id, touchpoint, offset after ``start`` in ``unit``)."""
     frame = pd.DataFrame(rows, columns=["case_id", "touchpoint", "offset"])
-    frame["timestamp"] = START + pd.to_timedelta(frame.pop("offset"), unit=unit)
+    frame["timestamp"] = start + pd.to_timedelta(frame.pop("offset"), unit=unit)
     if seqs is not None:
         frame["seq"] = seqs
     return canonical_events(frame)

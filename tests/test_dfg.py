@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
-
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -19,42 +16,15 @@ from corridor.dfg import (
 )
 from corridor.errors import InputError
 
+from helpers import timed_events
+
 START = pd.Timestamp("2024-03-01 08:00:00")
-TEXT = ["customer_id", "case_id", "touchpoint", "channel", "outcome", "department_id",
-        "attributes"]
 MIN = 60.0
 
 
 def log(rows: list[tuple], *, seqs: list[int] | None = None) -> pd.DataFrame:
     """Canonical events from (case_id, touchpoint, seconds after START)."""
-    frame = pd.DataFrame(rows, columns=["case_id", "touchpoint", "seconds"])
-    frame["timestamp"] = START + pd.to_timedelta(frame.pop("seconds"), unit="s")
-    frame["customer_id"] = frame["case_id"]
-    frame["channel"] = "web"
-    frame["outcome"] = "ok"
-    for column in ("wait_seconds", "duration_seconds", "cost"):
-        frame[column] = np.nan
-    frame["department_id"] = None
-    frame["attributes"] = None
-    frame["load_id"] = np.int64(1)
-    frame["seq"] = np.asarray(seqs if seqs is not None else range(len(frame)), "int64")
-    for column in TEXT:
-        frame[column] = frame[column].astype("string")
-    return frame
-
-
-@pytest.fixture
-def put(engine):
-    names = []
-
-    def put_frame(frame: pd.DataFrame):
-        name = f"dfg_{uuid.uuid4().hex[:10]}"
-        names.append(name)
-        return engine.table(name, frame)
-
-    yield put_frame
-    for name in names:
-        engine.backend.drop_table(name, force=True)
+    return timed_events(rows, unit="s", seqs=seqs, start=START)
 
 
 def minutes(*pairs: tuple[str, float]) -> list[tuple[str, float]]:

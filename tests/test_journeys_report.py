@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import date, datetime
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,8 +12,8 @@ from corridor.errors import InputError
 from corridor.filters import EventFilter, apply
 from corridor.journeys import analyse
 
-TEXT = ["customer_id", "case_id", "touchpoint", "channel", "outcome", "department_id",
-        "attributes"]
+from helpers import canonical_events
+
 
 
 def log(rows: list[tuple]) -> pd.DataFrame:
@@ -26,29 +24,7 @@ def log(rows: list[tuple]) -> pd.DataFrame:
         columns=["case_id", "touchpoint", "timestamp", "channel", "outcome", "department_id"],
     )
     frame["timestamp"] = pd.to_datetime(frame["timestamp"])
-    frame["customer_id"] = frame["case_id"]
-    for column in ("wait_seconds", "duration_seconds", "cost"):
-        frame[column] = np.nan
-    frame["attributes"] = None
-    frame["load_id"] = np.int64(1)
-    frame["seq"] = np.arange(len(frame), dtype="int64")
-    for column in TEXT:
-        frame[column] = frame[column].astype("string")
-    return frame
-
-
-@pytest.fixture
-def put(engine):
-    names = []
-
-    def put_frame(frame: pd.DataFrame):
-        name = f"journeys_{uuid.uuid4().hex[:10]}"
-        names.append(name)
-        return engine.table(name, frame)
-
-    yield put_frame
-    for name in names:
-        engine.backend.drop_table(name, force=True)
+    return canonical_events(frame)
 
 
 EVENTS = [

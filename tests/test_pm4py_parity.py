@@ -9,7 +9,6 @@ so both see the same sequences.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 
 import numpy as np
@@ -21,8 +20,8 @@ pm4py = pytest.importorskip("pm4py")
 from corridor.dfg import directly_follows, duration_summary  # noqa: E402
 from corridor.variants import case_steps, variants  # noqa: E402
 
-TEXT = ["customer_id", "case_id", "touchpoint", "channel", "outcome", "department_id",
-        "attributes"]
+from helpers import canonical_events  # noqa: E402
+
 
 
 def random_log(seed: int, *, cases: int = 300, touchpoints: int = 20) -> pd.DataFrame:
@@ -49,17 +48,7 @@ def random_log(seed: int, *, cases: int = 300, touchpoints: int = 20) -> pd.Data
     frame = pd.DataFrame(rows, columns=["case_id", "touchpoint", "timestamp"])
     frame["seq"] = np.arange(len(frame), dtype="int64")
     frame = frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
-    frame["customer_id"] = frame["case_id"]
-    frame["channel"] = "web"
-    frame["outcome"] = "ok"
-    for column in ("wait_seconds", "duration_seconds", "cost"):
-        frame[column] = np.nan
-    frame["department_id"] = None
-    frame["attributes"] = None
-    frame["load_id"] = np.int64(1)
-    for column in TEXT:
-        frame[column] = frame[column].astype("string")
-    return frame
+    return canonical_events(frame)
 
 
 def for_pm4py(frame: pd.DataFrame) -> pd.DataFrame:
@@ -71,20 +60,6 @@ def for_pm4py(frame: pd.DataFrame) -> pd.DataFrame:
             "time:timestamp": ordered["timestamp"].to_numpy(),
         }
     )
-
-
-@pytest.fixture
-def put(engine):
-    names = []
-
-    def put_frame(frame: pd.DataFrame):
-        name = f"parity_{uuid.uuid4().hex[:10]}"
-        names.append(name)
-        return engine.table(name, frame)
-
-    yield put_frame
-    for name in names:
-        engine.backend.drop_table(name, force=True)
 
 
 @pytest.mark.parametrize("seed", [3, 11])
