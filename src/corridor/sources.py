@@ -538,9 +538,23 @@ class _CsvChunk:
 
 
 class _ScannedText:
-    """What the line-scanning text sources (CSV, JSON Lines) share: progress from the
-    reader's position, and raw text of records found by scanning the file again. A
-    subclass sets ``size_bytes``, ``_done`` and ``_reading`` and provides ``_scan``."""
+    """What the line-scanning text sources (CSV, JSON Lines) share: batches of the
+    scanned chunks, progress from the reader's position, and raw text of records found
+    by scanning the file again. A
+    subclass sets ``options``, ``size_bytes``, ``_done`` and ``_reading`` and provides
+    ``_scan`` and ``_empty_table``."""
+
+    def _batches(self) -> Iterator[tuple[pa.Table, list[BadRow]]]:
+        self._done = False
+        rebatcher = _Rebatcher(self.options.batch_rows, self._empty_table)
+        chunks = self._scan(None)
+        try:
+            for chunk in chunks:
+                yield from rebatcher.add(chunk.table, chunk.bad)
+        finally:
+            chunks.close()
+        yield from rebatcher.finish()
+        self._done = True
 
     def bytes_read(self) -> int:
         if self._done:
@@ -619,18 +633,6 @@ class CsvSource(_ScannedText):
         sample = first if isinstance(first, bytes) else b""
         text = sample[:65536].decode("utf-8", "surrogateescape")
         return _detect_delimiter(text, self.quotechar, "\t" if tab else ",")
-
-    def _batches(self) -> Iterator[tuple[pa.Table, list[BadRow]]]:
-        self._done = False
-        rebatcher = _Rebatcher(self.options.batch_rows, self._empty_table)
-        chunks = self._scan(None)
-        try:
-            for chunk in chunks:
-                yield from rebatcher.add(chunk.table, chunk.bad)
-        finally:
-            chunks.close()
-        yield from rebatcher.finish()
-        self._done = True
 
     def _scan(self, want: set[int] | None) -> Iterator[_CsvChunk]:
         """Parse the body chunk by chunk; ``want`` switches to collecting raw text."""
@@ -1031,18 +1033,6 @@ class JsonLinesSource(_ScannedText):
             self.path, self._gz, self.encoding, self._skip_bom, cr_ends_line=False,
             block_bytes=self.options.block_bytes, max_line=self.options.max_record_bytes,
         )
-
-    def _batches(self) -> Iterator[tuple[pa.Table, list[BadRow]]]:
-        self._done = False
-        rebatcher = _Rebatcher(self.options.batch_rows, self._empty_table)
-        chunks = self._scan(None)
-        try:
-            for chunk in chunks:
-                yield from rebatcher.add(chunk.table, chunk.bad)
-        finally:
-            chunks.close()
-        yield from rebatcher.finish()
-        self._done = True
 
     def _scan(self, want: set[int] | None) -> Iterator[_JsonChunk]:
         blocks = self._blocks()
