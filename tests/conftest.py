@@ -62,3 +62,37 @@ def put(engine):
     yield put_frame
     for name in names:
         engine.backend.drop_table(name, force=True)
+
+
+@dataclass
+class DemoTables:
+    events: object
+    customers: object
+    touchpoints: object
+    truths: object
+
+
+@pytest.fixture(scope="session")
+def demo_company(tmp_path_factory):
+    """A small demo company (3,000 customers, seed 7), generated once per test session
+    and put straight on DuckDB: the planted truths the analytics are checked against."""
+    import ibis
+    import numpy as np
+
+    from corridor.demo import DemoConfig, generate
+
+    files = generate(tmp_path_factory.mktemp("demo"), DemoConfig(customers=3000, seed=7))
+    events = pd.concat([pd.read_parquet(p) for p in files.events], ignore_index=True)
+    events["attributes"] = pd.Series([None] * len(events), dtype="string")
+    events["load_id"] = np.int64(1)
+    events["seq"] = np.arange(len(events), dtype="int64")
+    customers = pd.read_csv(files.customers, dtype=str)[["customer_id", "segment", "region"]]
+    touchpoints = pd.read_csv(files.touchpoints, dtype=str)
+    con = ibis.duckdb.connect()
+    yield DemoTables(
+        store.put_table(con, "events", events),
+        store.put_table(con, "customers", customers),
+        store.put_table(con, "touchpoints", touchpoints),
+        files.truths,
+    )
+    con.disconnect()

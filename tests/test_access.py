@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
 import numpy as np
 import pandas as pd
 import pytest
 
-from corridor import store
 from corridor.access import (
     Dimension,
     Match,
@@ -19,7 +17,6 @@ from corridor.access import (
     ServiceHours,
     accessibility,
 )
-from corridor.demo import DemoConfig, generate
 from corridor.errors import InputError
 from corridor.flow import Period
 
@@ -198,21 +195,10 @@ def test_bad_settings_are_refused(week):
 # -- the demo company: the hotline fails at lunchtime and in the evening -------------------
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    files = generate(tmp_path_factory.mktemp("demo"), DemoConfig(customers=3000, seed=7))
-    events = pd.concat([pd.read_parquet(p) for p in files.events], ignore_index=True)
-    events["attributes"] = pd.Series([None] * len(events), dtype="string")
-    events["load_id"] = np.int64(1)
-    events["seq"] = np.arange(len(events), dtype="int64")
-    touchpoints = pd.read_csv(files.touchpoints, dtype=str)
-    con = ibis.duckdb.connect()
-    events, touchpoints = (
-        store.put_table(con, "events", events),
-        store.put_table(con, "touchpoints", touchpoints),
-    )
+def demo(demo_company):
+    events, touchpoints = demo_company.events, demo_company.touchpoints
     support = events.semi_join(touchpoints.filter(touchpoints.stage == "support"), "touchpoint")
-    yield support, touchpoints, files.truths
-    con.disconnect()
+    return support, touchpoints, demo_company.truths
 
 
 def test_demo_hotline_fails_in_the_planted_hours(demo):

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-import ibis
 import numpy as np
 import pandas as pd
 import pytest
 
-from corridor import store
 from corridor.bottlenecks import Trend, bottlenecks
-from corridor.demo import DemoConfig, generate
 from corridor.dropoff import dropoffs
 from corridor.errors import InputError
 from corridor.flow import Period
@@ -226,22 +223,9 @@ def test_missing_waits_can_be_filled_with_the_gap_since_the_previous_event(put):
 # -- the demo company: abandonment, rework, ping-pong and the growing installation wait ---
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    files = generate(tmp_path_factory.mktemp("demo"), DemoConfig(customers=3000, seed=7))
-    events = pd.concat([pd.read_parquet(p) for p in files.events], ignore_index=True)
-    events["attributes"] = pd.Series([None] * len(events), dtype="string")
-    events["load_id"] = np.int64(1)
-    events["seq"] = np.arange(len(events), dtype="int64")
-    customers = pd.read_csv(files.customers, dtype=str)[["customer_id", "segment", "region"]]
-    touchpoints = pd.read_csv(files.touchpoints, dtype=str)
-    con = ibis.duckdb.connect()
-    yield (
-        store.put_table(con, "events", events),
-        store.put_table(con, "customers", customers),
-        store.put_table(con, "touchpoints", touchpoints),
-        files.truths,
-    )
-    con.disconnect()
+def demo(demo_company):
+    d = demo_company
+    return d.events, d.customers, d.touchpoints, d.truths
 
 
 def test_demo_abandoned_online_orders_are_the_doors_exit_rate(demo):

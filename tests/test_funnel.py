@@ -6,14 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import ibis
-import numpy as np
-import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corridor import store
-from corridor.demo import DemoConfig, generate
 from corridor.errors import InputError
 from corridor.funnel import funnel
 
@@ -168,15 +165,8 @@ def test_funnel_counts_never_increase_and_match_each_case(duckdb_memory, rows, s
 # -- the demo company: abandoned online orders --------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    files = generate(tmp_path_factory.mktemp("demo"), DemoConfig(customers=3000, seed=7))
-    events = pd.concat([pd.read_parquet(p) for p in files.events], ignore_index=True)
-    events["attributes"] = pd.Series([None] * len(events), dtype="string")
-    events["load_id"] = np.int64(1)
-    events["seq"] = np.arange(len(events), dtype="int64")
-    con = ibis.duckdb.connect()
-    yield store.put_table(con, "events", events), files.truths
-    con.disconnect()
+def demo(demo_company):
+    return demo_company.events, demo_company.truths
 
 
 def test_demo_online_orders_convert_except_the_planted_abandonments(demo):

@@ -4,13 +4,9 @@ doors of one step, optional services, and the same per customer segment."""
 from __future__ import annotations
 
 
-import ibis
-import numpy as np
 import pandas as pd
 import pytest
 
-from corridor import store
-from corridor.demo import DemoConfig, generate
 from corridor.errors import AnalysisError, InputError
 from corridor.roles import Role, corridor_roles
 
@@ -118,20 +114,8 @@ def test_roles_report_clear_errors(put):
 # -- the demo company: its planted corridor -----------------------------------------------
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    files = generate(tmp_path_factory.mktemp("demo"), DemoConfig(customers=3000, seed=7))
-    events = pd.concat([pd.read_parquet(p) for p in files.events], ignore_index=True)
-    events["attributes"] = pd.Series([None] * len(events), dtype="string")
-    events["load_id"] = np.int64(1)
-    events["seq"] = np.arange(len(events), dtype="int64")
-    customers = pd.read_csv(files.customers, dtype=str)[["customer_id", "segment", "region"]]
-    con = ibis.duckdb.connect()
-    yield (
-        store.put_table(con, "events", events),
-        store.put_table(con, "customers", customers),
-        files.truths,
-    )
-    con.disconnect()
+def demo(demo_company):
+    return demo_company.events, demo_company.customers, demo_company.truths
 
 
 def test_demo_corridor_is_found_in_its_planted_order(demo):
