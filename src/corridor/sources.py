@@ -33,6 +33,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -107,7 +108,7 @@ def open_source(
         raise SourceFormatError(
             f"{path.name}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}."
         )
-    try:
+    with _as_source_error(path):
         if fmt == "csv":
             return CsvSource(path, options, gz)
         if fmt == "jsonl":
@@ -117,12 +118,6 @@ def open_source(
         if gz:
             raise SourceFormatError(f"{path.name} is gzip-compressed Parquet; unpack it first.")
         return ParquetSource(path, options)
-    except CorridorError:
-        raise
-    except MemoryError:
-        raise
-    except Exception as error:
-        raise _unreadable(path, error) from error
 
 
 # -- shared helpers ---------------------------------------------------------------------
@@ -450,16 +445,21 @@ def _string_table(columns: list[str], values: list[list], lines: list[int]) -> p
     return pa.Table.from_arrays(arrays, names=[*columns, LINE_COLUMN])
 
 
-def _guarded(path: Path, batches: Iterator) -> Iterator:
-    """Re-raise anything but our own errors as one SourceFormatError sentence."""
+@contextmanager
+def _as_source_error(path: Path) -> Iterator[None]:
+    """Re-raise anything but our own errors (and MemoryError) as one SourceFormatError
+    sentence naming the file."""
     try:
-        yield from batches
-    except CorridorError:
-        raise
-    except MemoryError:
+        yield
+    except (CorridorError, MemoryError):
         raise
     except Exception as error:
         raise _unreadable(path, error) from error
+
+
+def _guarded(path: Path, batches: Iterator) -> Iterator:
+    with _as_source_error(path):
+        yield from batches
 
 
 def _count_lines(data: bytes) -> int:
