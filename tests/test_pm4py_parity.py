@@ -18,7 +18,8 @@ import pytest
 pm4py = pytest.importorskip("pm4py")
 
 from corridor.dfg import directly_follows, duration_summary  # noqa: E402
-from corridor.variants import case_steps, variants  # noqa: E402
+from corridor.steps import case_steps  # noqa: E402
+from corridor.variants import variants  # noqa: E402
 
 from helpers import canonical_events  # noqa: E402
 

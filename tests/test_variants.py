@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from corridor.errors import InputError
-from corridor.variants import TouchpointCodes, case_steps, coverage_of, top_k, variants
+from corridor.steps import TouchpointCodes, case_steps
+from corridor.variants import coverage_of, top_k, variants
 
 from helpers import timed_events
 

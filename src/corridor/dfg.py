@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 import ibis.expr.types as ir
 from ibis import _
 
-from .variants import PPM, CaseSteps, as_steps, coverage_ppm
+from .steps import CaseSteps, as_steps
+from .variants import PPM, coverage_ppm
 
 MICROS = 1_000_000
 

@@ -19,8 +19,8 @@ import ibis.expr.types as ir
 from ibis import _
 
 from .errors import InputError
-from .flow import Delay, as_float, as_int, epoch_millis, median_of, p90_of, share
-from .ordering import with_steps
+from .flow import Delay, as_float, as_int, median_of, p90_of, share
+from .steps import CaseSteps, as_steps
 
 
 @dataclass(frozen=True)
@@ -74,33 +74,42 @@ class Funnel:
 
 
 def funnel(
-    events: ir.Table,
+    source: ir.Table | CaseSteps,
     steps: Sequence[str],
     *,
     within: timedelta | None = None,
     top_between: int = 3,
 ) -> Funnel:
     """Per step: cases reached, conversion, drop-off, time to convert and the touchpoints
-    most often visited on the way from the previous step."""
+    most often visited on the way from the previous step.
+
+    ``source`` is events, or the step table other analytics already use
+    (:func:`corridor.steps.case_steps`), so that the events are put in order only once.
+    """
     names = _check_steps(steps)
     if within is not None and within <= timedelta(0):
         raise InputError(f"The funnel window must be positive; got {within}.")
-    # Only the funnel's own touchpoints decide which event reaches a step, so they alone
-    # are put in order; the events in between are found by (timestamp, seq) comparison.
-    relevant = events.filter(events.touchpoint.isin(sorted(set(names))))
-    ordered = with_steps(relevant).select("case_id", "touchpoint", "timestamp", "seq", "step")
-    ordered = ordered.mutate(millis=epoch_millis(ordered.timestamp))
+    ordered = as_steps(source)
+    codes = [ordered.codes.code_of(name) for name in names]
+    # Only the funnel's own touchpoints decide which event reaches a step.
+    wanted = sorted({c for c in codes if c is not None})
+    t = ordered.table
+    relevant = t.filter(t.code.isin(wanted) if wanted else ibis.literal(False))
+    relevant = relevant.select("case_id", "code", "step", "millis")
     window_ms = None if within is None else int(within / timedelta(milliseconds=1))
 
-    reached = [_first_after(ordered, names[0], previous=None, window_ms=None)]
-    for name in names[1:]:
-        reached.append(_first_after(ordered, name, previous=reached[-1], window_ms=window_ms))
+    reached = [_first_after(relevant, codes[0], previous=None, window_ms=None)]
+    for code in codes[1:]:
+        reached.append(_first_after(relevant, code, previous=reached[-1], window_ms=window_ms))
 
     stacked = ibis.union(
-        *(t.mutate(position=ibis.literal(i + 1, "int64")) for i, t in enumerate(reached))
+        *(r.mutate(position=ibis.literal(i + 1, "int64")) for i, r in enumerate(reached))
     )
-    counts, delays = _counts_and_delays(stacked, len(names))
-    between = _between(events, stacked, top_between)
+    # Counts, delays and the steps in between all read the reached steps: computed once.
+    ordered.register_dictionary()
+    with stacked.cache() as reached_steps:
+        counts, delays = _counts_and_delays(reached_steps, len(names))
+        between = _between(ordered, reached_steps, top_between)
     results = []
     for i, name in enumerate(names):
         previous = counts[i - 1] if i else None
@@ -135,28 +144,24 @@ def _check_steps(steps: Sequence[str]) -> tuple[str, ...]:
 
 
 def _first_after(
-    ordered: ir.Table, name: str, *, previous: ir.Table | None, window_ms: int | None
+    relevant: ir.Table, code: int | None, *, previous: ir.Table | None, window_ms: int | None
 ) -> ir.Table:
-    """Per case, the first event at ``name`` after the previous step's event: the
-    event's step, millis, timestamp and seq, the funnel's entry time, and the same
-    columns of the previous step's event prefixed ``previous_``."""
-    hits = ordered.filter(ordered.touchpoint == name)
+    """Per case, the first step at ``code`` after the previous funnel step's event: its
+    step and millis, the funnel's entry millis, and the previous step's step and millis
+    (``previous_step``, ``previous_millis``)."""
+    hits = relevant.filter(relevant.code == (-1 if code is None else code))
     if previous is None:
         first = _earliest(hits)
         return first.mutate(
             entry_millis=first.millis,
             previous_step=ibis.null(first.step.type()),
             previous_millis=ibis.null(first.millis.type()),
-            previous_timestamp=ibis.null(first.timestamp.type()),
-            previous_seq=ibis.null(first.seq.type()),
         )
     prior = previous.select(
         "case_id",
         "entry_millis",
         previous_step=previous.step,
         previous_millis=previous.millis,
-        previous_timestamp=previous.timestamp,
-        previous_seq=previous.seq,
     )
     candidates = hits.join(prior, "case_id")
     candidates = candidates.filter(candidates.step > candidates.previous_step)
@@ -173,8 +178,6 @@ def _earliest(rows: ir.Table, carried: Sequence[str] = ()) -> ir.Table:
     return rows.group_by("case_id").aggregate(
         step=rows.step.min(),
         millis=rows.millis.argmin(rows.step),
-        timestamp=rows.timestamp.argmin(rows.step),
-        seq=rows.seq.argmin(rows.step),
         **{c: rows[c].min() for c in carried},
     )
 
@@ -199,38 +202,27 @@ def _counts_and_delays(stacked: ir.Table, size: int) -> tuple[list[int], list[De
 
 
 def _between(
-    events: ir.Table, stacked: ir.Table, top: int
+    ordered: CaseSteps, stacked: ir.Table, top: int
 ) -> dict[int, tuple[TouchpointCount, ...]]:
     """Per funnel position, the touchpoints most cases visited strictly between the
-    previous step's event and this step's event (in (timestamp, seq) order)."""
+    previous step's event and this step's event."""
     if top <= 0:
         return {}
     spans = stacked.filter(stacked.position > 1).select(
-        "case_id",
-        "position",
-        low_ts=stacked.previous_timestamp,
-        low_seq=stacked.previous_seq,
-        high_ts=stacked.timestamp,
-        high_seq=stacked.seq,
+        "case_id", "position", low=stacked.previous_step, high=stacked.step
     )
-    inside = events.select("case_id", "touchpoint", "timestamp", "seq").join(spans, "case_id")
-    after_low = (inside.timestamp > inside.low_ts) | (
-        (inside.timestamp == inside.low_ts) & (inside.seq > inside.low_seq)
-    )
-    before_high = (inside.timestamp < inside.high_ts) | (
-        (inside.timestamp == inside.high_ts) & (inside.seq < inside.high_seq)
-    )
-    inside = inside.filter(after_low & before_high)
-    counts = inside.group_by(["position", "touchpoint"]).aggregate(
-        cases=inside.case_id.nunique()
-    )
+    t = ordered.table
+    inside = t.select("case_id", "code", "step").join(spans, "case_id")
+    inside = inside.filter((inside.step > inside.low) & (inside.step < inside.high))
+    counts = inside.group_by(["position", "code"]).aggregate(cases=inside.case_id.nunique())
     rank = ibis.row_number().over(
-        group_by=counts.position, order_by=[ibis.desc(counts.cases), counts.touchpoint]
+        group_by=counts.position, order_by=[ibis.desc(counts.cases), counts.code]
     )
-    frame = counts.mutate(rank=rank).filter(_.rank < top).execute()
+    rows = counts.mutate(rank=rank).filter(_.rank < top).to_pyarrow().to_pylist()
+    names = ordered.codes.touchpoints
     found: dict[int, list[TouchpointCount]] = {}
-    for row in frame.sort_values(["position", "rank"]).itertuples():
-        found.setdefault(as_int(row.position), []).append(
-            TouchpointCount(str(row.touchpoint), as_int(row.cases))
+    for row in sorted(rows, key=lambda r: (r["position"], r["rank"])):
+        found.setdefault(int(row["position"]), []).append(
+            TouchpointCount(names[row["code"]], int(row["cases"]))
         )
     return {position: tuple(items) for position, items in found.items()}

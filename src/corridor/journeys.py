@@ -24,7 +24,8 @@ from .dfg import simplify as simplify_graph
 from .errors import InputError
 from .filters import EventFilter, apply
 from .roles import CorridorRoles, corridor_roles
-from .variants import Variant, VariantCoverage, case_steps, variants
+from .steps import CaseSteps, case_steps
+from .variants import Variant, VariantCoverage, variants
 
 EMPTY_CORRIDOR = {"basic": [], "alternatives": [], "optional": []}
 
@@ -68,7 +69,7 @@ def _corridor_dict(corridor: CorridorRoles | None) -> dict:
 
 
 def analyse(
-    events: ir.Table,
+    source: ir.Table | CaseSteps,
     *,
     flt: EventFilter = EventFilter(),
     customers: ir.Table | None = None,
@@ -79,7 +80,9 @@ def analyse(
     threshold: float = 0.8,
     roles: bool = True,
 ) -> JourneyReport:
-    """Analyse the journeys in ``events`` (after ``flt``).
+    """Analyse the journeys in ``source``: events (after ``flt``), or a step table made
+    from already filtered events (:func:`corridor.steps.case_steps`) that other analytics,
+    such as a funnel, share.
 
     ``top`` caps the variants listed. ``coverage`` (a share in (0, 1]) makes the report
     readable: the variant list stops at the fewest variants holding that share of cases,
@@ -88,8 +91,15 @@ def analyse(
     """
     if top < 0:
         raise InputError(f"The number of variants to list must be 0 or more; got {top}.")
-    chosen = apply(events, flt, customers=customers, touchpoints=touchpoints)
-    steps = case_steps(chosen)
+    if isinstance(source, CaseSteps):
+        if not flt.is_empty:
+            raise InputError(
+                "Filters apply to events, not to a step table: filter the events first."
+            )
+        steps = source
+    else:
+        steps = case_steps(apply(source, flt, customers=customers, touchpoints=touchpoints))
+    chosen = steps.events
     with steps.cached() as cached:
         # At least one variant: the most frequent one anchors the simplified map.
         summary = variants(cached, top=max(top, 1), coverage=coverage)

@@ -1,12 +1,6 @@
 """Variants: the ordered touchpoint sequence of each case, counted.
 
-Speed comes from two choices (DESIGN.md §2). Touchpoints are dictionary-encoded: a small
-table gives every distinct touchpoint an integer code, so per-case work moves integers,
-not strings. And the events are put in case order once (:func:`case_steps`, one window
-over (timestamp, seq)); variants, the directly-follows graph and start/end counts are
-then plain aggregations over that one ordered table.
-
-A case's sequence is collected as integers ``step * K + code`` (K = number of codes),
+Variants are counted on the shared step table (:mod:`corridor.steps`). A case's sequence is collected as integers ``step * K + code`` (K = number of codes),
 sorted (which orders by step), and written as a key of fixed-width digits,
 ``10**w + code`` per step. Fixed width makes the keys compare like the touchpoint
 sequences themselves (codes follow the sorted touchpoint names), so "most cases first,
@@ -19,100 +13,18 @@ PySpark, and DuckDB's ordered ARRAY_AGG ran out of memory at 1M cases in 4 GB.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 from ibis import _
 
 from .errors import InputError
-from .ordering import case_window
+from .steps import CaseSteps, as_steps
 
 # Coverage is compared in whole parts per million so that 0.7 × 10 cases is 7, not
 # 7.000000000000001.
 PPM = 1_000_000
-
-
-@dataclass(frozen=True)
-class TouchpointCodes:
-    """The dictionary: code ``i`` stands for ``touchpoints[i]`` (sorted names)."""
-
-    touchpoints: tuple[str, ...]
-
-    @property
-    def size(self) -> int:
-        return max(len(self.touchpoints), 1)
-
-    @property
-    def digits(self) -> int:
-        """Characters per step in a variant key."""
-        return len(str(self.size)) + 1
-
-    def table(self) -> ir.Table:
-        return ibis.memtable(
-            {"touchpoint": list(self.touchpoints), "code": list(range(len(self.touchpoints)))},
-            schema={"touchpoint": "string", "code": "int32"},
-        )
-
-    def key_of(self, packed: ir.ArrayValue) -> ir.StringValue:
-        """The variant key of a sorted array of ``step * size + code`` values."""
-        size, base = self.size, 10 ** (self.digits - 1)
-        digits = packed.map(lambda p: (p % size + base).cast("string"))
-        return ibis.literal("").join(digits)
-
-    def decode(self, key: str) -> tuple[str, ...]:
-        width = self.digits
-        base = 10 ** (width - 1)
-        return tuple(
-            self.touchpoints[int(key[i : i + width]) - base] for i in range(0, len(key), width)
-        )
-
-
-@dataclass(frozen=True)
-class CaseSteps:
-    """Events in case order with touchpoints encoded. ``table`` has one row per event:
-    case_id, code, step (1-based), next_code and gap_us (microseconds to the next event;
-    both null on a case's last event). ``code_table`` is the dictionary on the engine."""
-
-    table: ir.Table
-    codes: TouchpointCodes
-    code_table: ir.Table
-
-    @contextmanager
-    def cached(self) -> Iterator[CaseSteps]:
-        """The same steps computed once and kept on the engine until the block ends."""
-        # ibis 12's PySpark cache() compiles without registering in-memory tables, so
-        # register the dictionary first by using it once on the events' engine.
-        self.table.get_backend().execute(self.code_table.count())
-        with self.table.cache() as table:
-            yield replace(self, table=table)
-
-
-def case_steps(events: ir.Table) -> CaseSteps:
-    """Order and encode ``events`` once. Several analytics can share the result; use
-    :meth:`CaseSteps.cached` so that the ordering is computed only once."""
-    distinct = events.filter(events.touchpoint.notnull()).select("touchpoint").distinct()
-    names = distinct.to_pyarrow().column("touchpoint").to_pylist()
-    codes = TouchpointCodes(tuple(sorted(names)))
-    code_table = codes.table()
-    coded = events.select("case_id", "touchpoint", "timestamp", "seq").join(
-        code_table, "touchpoint"
-    )
-    w = case_window(coded)
-    table = coded.select(
-        "case_id",
-        "code",
-        step=ibis.row_number().over(w) + 1,
-        next_code=coded.code.lead().over(w),
-        gap_us=coded.timestamp.lead().over(w).delta(coded.timestamp, unit="microsecond"),
-    )
-    return CaseSteps(table, codes, code_table)
-
-
-def as_steps(source: ir.Table | CaseSteps) -> CaseSteps:
-    return source if isinstance(source, CaseSteps) else case_steps(source)
 
 
 @dataclass(frozen=True)
