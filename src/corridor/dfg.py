@@ -229,13 +229,18 @@ def case_durations(events: ir.Table) -> ir.Table:
 
 
 def duration_summary(events: ir.Table) -> DurationSummary:
-    durations = case_durations(events)
+    return summarise_durations(case_durations(events).duration_seconds)
+
+
+def summarise_durations(seconds: ir.FloatingValue) -> DurationSummary:
+    """Count, mean, median, 90th percentile and maximum of one duration per case."""
     row = (
-        durations.aggregate(
-            cases=_.count(),
-            mean=_.duration_seconds.mean(),
-            quantiles=_.duration_seconds.quantile([0.5, 0.9]),
-            longest=_.duration_seconds.max(),
+        seconds.as_table()
+        .aggregate(
+            cases=seconds.count(),
+            mean=seconds.mean(),
+            quantiles=seconds.quantile([0.5, 0.9]),
+            longest=seconds.max(),
         )
         .to_pyarrow()
         .to_pylist()[0]

@@ -15,17 +15,18 @@ import ibis.expr.types as ir
 
 from .dfg import (
     DirectlyFollowsGraph,
+    MICROS,
     DurationSummary,
     Endpoint,
     directly_follows,
-    duration_summary,
+    summarise_durations,
 )
 from .dfg import simplify as simplify_graph
 from .errors import InputError
 from .filters import EventFilter, apply
 from .roles import CorridorRoles, corridor_roles
 from .steps import CaseSteps, case_steps
-from .variants import Variant, VariantCoverage, variants
+from .variants import Variant, VariantCoverage, case_paths, variants
 
 EMPTY_CORRIDOR = {"basic": [], "alternatives": [], "optional": []}
 
@@ -99,20 +100,20 @@ def analyse(
         steps = source
     else:
         steps = case_steps(apply(source, flt, customers=customers, touchpoints=touchpoints))
-    chosen = steps.events
     with steps.cached() as cached:
-        # At least one variant: the most frequent one anchors the simplified map.
-        summary = variants(cached, top=max(top, 1), coverage=coverage)
+        with case_paths(cached).cache() as paths:
+            # At least one variant: the most frequent one anchors the simplified map.
+            summary = variants(cached, top=max(top, 1), coverage=coverage, paths=paths)
+            durations = summarise_durations(paths.duration_us.cast("float64") / MICROS)
         full_graph = directly_follows(cached)
+        corridor = (
+            corridor_roles(cached, goal=goal, threshold=threshold, customers=customers)
+            if roles and summary.cases else None
+        )
     graph = full_graph
     if coverage is not None:
         main_path = summary.top[0].path if summary.top else ()
         graph = simplify_graph(full_graph, coverage, keep_path=main_path)
-    durations = duration_summary(chosen)
-    corridor = (
-        corridor_roles(chosen, goal=goal, threshold=threshold, customers=customers)
-        if roles and summary.cases else None
-    )
     return JourneyReport(
         cases=summary.cases,
         events=sum(node.events for node in full_graph.nodes),

@@ -32,12 +32,13 @@ import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import ibis
 import ibis.expr.types as ir
 from ibis import _
 
 from .errors import AnalysisError, InputError
-from .flow import as_float, as_int, goal_cases, goal_touchpoints
-from .ordering import with_steps
+from .flow import as_float, as_int, goal_touchpoints
+from .steps import CaseSteps, as_steps, case_steps
 
 
 class Role(str, enum.Enum):
@@ -152,7 +153,7 @@ class CorridorRoles:
 
 
 def corridor_roles(
-    events: ir.Table,
+    source: ir.Table | CaseSteps,
     *,
     goal: str | Sequence[str] | None = None,
     threshold: float = 0.8,
@@ -161,7 +162,8 @@ def corridor_roles(
     customers: ir.Table | None = None,
     by_segment: bool = False,
 ) -> CorridorRoles:
-    """Mine the corridor's basic steps, alternative doors and optional services."""
+    """Mine the corridor's basic steps, alternative doors and optional services from
+    events, or from the step table other analytics share."""
     for name, value in (
         ("threshold", threshold),
         ("noise_floor", noise_floor),
@@ -176,20 +178,20 @@ def corridor_roles(
     if by_segment and customers is None:
         raise InputError("Corridor roles by segment need the customers table.")
     goal_names = () if goal is None else goal_touchpoints(goal)
-    if goal_names:
-        events = events.semi_join(goal_cases(events, goal_names), "case_id")
     settings = _Settings(goal_names, threshold, noise_floor, exclusivity)
-    overall = _roles(events, settings)
+    steps = as_steps(source)
+    overall = _roles(steps, settings)
     if overall is None:
         where = f"reaches the goal {', '.join(goal_names)}" if goal_names else "exists"
         raise AnalysisError(f"No journey {where}, so there is no corridor to describe.")
     if not by_segment:
         return overall
     segments = []
-    tagged = _with_segment(events, customers)
+    tagged = _with_segment(steps.events, customers)
     names = tagged.select("segment").distinct().filter(tagged.segment.notnull())
     for segment in sorted(str(s) for s in names.execute()["segment"]):
-        roles = _roles(tagged.filter(tagged.segment == segment).drop("segment"), settings)
+        chosen = tagged.filter(tagged.segment == segment).drop("segment")
+        roles = _roles(case_steps(chosen), settings)
         if roles is not None:
             segments.append(SegmentRoles(segment, roles))
     return replace(overall, segments=tuple(segments))
@@ -209,15 +211,27 @@ def _with_segment(events: ir.Table, customers: ir.Table) -> ir.Table:
     return joined.select(*events.columns, "segment")
 
 
-def _first_visits(events: ir.Table) -> ir.Table:
-    steps = with_steps(events)
-    return steps.group_by(["case_id", "touchpoint"]).aggregate(first_step=steps.step.min())
+def _first_visits(steps: CaseSteps, goal: Sequence[str]) -> ir.Table:
+    """One row per case and touchpoint it visits: case_id, touchpoint, first_step; only
+    the cases that reach the goal when there is one."""
+    t = steps.table
+    if goal:
+        codes = [c for c in map(steps.codes.code_of, goal) if c is not None]
+        reaching = t.filter(t.code.isin(codes) if codes else ibis.literal(False))
+        t = t.semi_join(reaching.select("case_id").distinct(), "case_id")
+    first = t.group_by(["case_id", "code"]).aggregate(first_step=t.step.min())
+    return first.join(steps.code_table, "code").select("case_id", "touchpoint", "first_step")
 
 
-def _roles(events: ir.Table, settings: _Settings) -> CorridorRoles | None:
-    # who visited what needs no ordering; only typical positions do
-    visited = events.select("case_id", "touchpoint").distinct()
-    visits = _first_visits(events)
+def _roles(steps: CaseSteps, settings: _Settings) -> CorridorRoles | None:
+    # Every question below reads the first visits: they are computed once.
+    steps.register_dictionary()
+    with _first_visits(steps, settings.goal).cache() as visits:
+        return _roles_from_visits(visits, settings)
+
+
+def _roles_from_visits(visits: ir.Table, settings: _Settings) -> CorridorRoles | None:
+    visited = visits.select("case_id", "touchpoint")
     total = as_int(visited.case_id.nunique().execute())
     if total == 0:
         return None

@@ -68,33 +68,42 @@ class VariantSummary:
         }
 
 
-def variant_keys(steps: CaseSteps) -> ir.Table:
-    """One row per case: case_id and its variant key (decode with ``steps.codes``)."""
+def case_paths(steps: CaseSteps) -> ir.Table:
+    """One row per case: case_id, its variant ``key`` (decode with ``steps.codes``) and
+    ``duration_us`` (first event to last; 0 for a one-event case). Variants and case
+    durations both come from this one pass over the cases."""
     size = steps.codes.size
     t = steps.table
     packed = t.step.cast("int64") * size + t.code.cast("int64")
-    return t.group_by("case_id").aggregate(key=steps.codes.key_of(packed.collect().sort()))
+    return t.group_by("case_id").aggregate(
+        key=steps.codes.key_of(packed.collect().sort()),
+        duration_us=t.gap_us.sum().fill_null(0),
+    )
 
 
-def variant_counts(steps: CaseSteps) -> ir.Table:
-    """One row per variant: key and cases (not ordered)."""
-    keys = variant_keys(steps)
-    return keys.group_by("key").aggregate(cases=_.count())
+def variant_counts(paths: ir.Table) -> ir.Table:
+    """One row per variant: key and cases (not ordered), from :func:`case_paths`."""
+    return paths.group_by("key").aggregate(cases=_.count())
 
 
 def variants(
-    source: ir.Table | CaseSteps, *, top: int = 20, coverage: float | None = None
+    source: ir.Table | CaseSteps,
+    *,
+    top: int = 20,
+    coverage: float | None = None,
+    paths: ir.Table | None = None,
 ) -> VariantSummary:
     """Count the variants and return the ``top`` most frequent (ties by path).
 
     With ``coverage`` (a share of cases in (0, 1]), also find the fewest variants that
-    cover it; the ``top`` list then stops at those variants.
+    cover it; the ``top`` list then stops at those variants. ``paths`` is
+    :func:`case_paths` of the same steps when the caller already has it.
     """
     if top < 0:
         raise InputError(f"The number of top variants must be 0 or more; got {top}.")
     target_ppm = coverage_ppm(coverage)
     steps = as_steps(source)
-    counts = variant_counts(steps)
+    counts = variant_counts(case_paths(steps) if paths is None else paths)
     everything = ibis.window()
     counts = counts.mutate(
         total=counts.cases.sum().over(everything),
