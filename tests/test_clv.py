@@ -143,9 +143,12 @@ def test_until_cuts_the_calibration_and_holdout_counts_what_came_after(put):
     assert (held["b"].holdout_frequency, held["c"].holdout_frequency) == (0, 0)
     assert {r.holdout_length for r in held.values()} == {10.0}
 
+
+@duckdb_only
+def test_observation_end_closes_the_holdout(put):
     shorter = summary_rows(clv.holdout_summary(
-        shop, until="2024-01-10", observation_end="2024-01-16", unit_days=1.0))
-    assert shorter["a"].holdout_frequency == 0
+        put(SHOP), until="2024-01-10", observation_end="2024-01-16", unit_days=1.0))
+    assert shorter["a"].holdout_frequency == 0  # its next purchase is on 20 January
     assert shorter["a"].holdout_length == 6.0
 
 

@@ -26,8 +26,9 @@ Hessian of the log-likelihood at the optimum):
 - BG/NBD, Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way: An
   Alternative to the Pareto/NBD Model", Marketing Science 24(2): purchases follow a
   Poisson process with rate λ ~ Gamma(r, α); after each repeat purchase a customer
-  drops out with probability p ~ Beta(a, b). Likelihood (their eq. 6), expected
-  purchases (eq. 7 and 10) and P(alive) (eq. 11 of the accompanying note).
+  drops out with probability p ~ Beta(a, b). The likelihood, E[X(t)] and the
+  conditional expectation E[Y(t) | x, t_x, T] are the paper's; P(alive) is from
+  Fader, Hardie & Lee, "Computing P(alive) Using the BG/NBD Model" (2008 note).
 - Gamma-Gamma, Fader & Hardie (2013), "The Gamma-Gamma Model of Monetary Value": each
   amount ~ Gamma(p, ν), ν ~ Gamma(q, v) across customers; the mean spend is p·v/(q−1).
 - CLV over a horizon: the sum over periods i = 1..n of (expected purchases in period i)
@@ -43,6 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -184,7 +186,7 @@ def _purchase_days(transactions: ir.Table, unit_days: float) -> ir.Table:
             f"The transactions table has no column {', '.join(repr(c) for c in missing)};"
             f" lifetime value needs {', '.join(REQUIRED_COLUMNS)}."
         )
-    if not (isinstance(unit_days, (int, float)) and math.isfinite(unit_days) and unit_days > 0):
+    if not (isinstance(unit_days, numbers.Real) and math.isfinite(unit_days) and unit_days > 0):
         raise InputError(f"unit_days must be a positive number of days, got {unit_days!r}.")
     timestamp = transactions.timestamp
     if timestamp.type().is_date():
@@ -218,11 +220,18 @@ def _day_number(value: dt.date | str | None, name: str) -> int | None:
 # -- shared fitting machinery ------------------------------------------------------------
 
 
-def _as_float_array(values, name: str) -> np.ndarray:
+def _numbers(values, name: str) -> np.ndarray:
+    """A float array from numpy, pandas (nullable types too) or a list; nulls become NaN."""
     try:
-        array = np.asarray(values, dtype="float64").ravel()
+        if hasattr(values, "to_numpy"):
+            return np.asarray(values.to_numpy(dtype="float64", na_value=np.nan)).ravel()
+        return np.asarray(values, dtype="float64").ravel()
     except (TypeError, ValueError):
         raise InputError(f"{name} must be numbers.") from None
+
+
+def _as_float_array(values, name: str) -> np.ndarray:
+    array = _numbers(values, name)
     if np.isnan(array).any():
         raise InputError(
             f"{name} has {int(np.isnan(array).sum())} missing values; every customer needs one."
@@ -253,11 +262,11 @@ def _histories(frequency, recency, T, weights) -> tuple[np.ndarray, ...]:
         raise InputError("frequency must be whole numbers of repeat purchases, 0 or more.")
     if (t_x < 0).any() or (age < 0).any():
         raise InputError("recency and T must not be negative.")
-    if (t_x > age * (1 + 1e-12) + 1e-12).any():
-        bad = int((t_x > age).sum())
+    late = t_x > age * (1 + 1e-12) + 1e-12  # tolerates rounding in summaries
+    if late.any():
         raise InputError(
-            f"recency is after T for {bad} customers; the last purchase cannot come after the"
-            " end of the calibration period."
+            f"recency is after T for {int(late.sum())} customers; the last purchase cannot"
+            " come after the end of the calibration period."
         )
     if ((x == 0) & (t_x > 0)).any():
         raise InputError("recency must be 0 for customers without repeat purchases.")
@@ -284,7 +293,6 @@ class _Optimum:
     covariance: np.ndarray
     converged: bool
     iterations: int
-    message: str
 
 
 def _maximise(model: str, names: Sequence[str], start: np.ndarray, value_and_gradient,
@@ -328,7 +336,7 @@ def _maximise(model: str, names: Sequence[str], start: np.ndarray, value_and_gra
             f"The {model} fit did not converge: {reason}. Try more customers, a longer"
             " calibration period, or check that the histories are what you meant to fit."
         )
-    return _Optimum(params, float(value), covariance, converged, int(result.nit), str(result.message))
+    return _Optimum(params, float(value), covariance, converged, int(result.nit))
 
 
 def _stationary(mean_gradient_in_logs: np.ndarray) -> bool:
@@ -395,7 +403,7 @@ class BgNbdFit:
     def to_dict(self) -> dict:
         return {
             **self.params.to_dict(),
-            "standard_errors": self.standard_errors.to_dict(),
+            "standard_errors": _finite(self.standard_errors.to_dict()),
             "log_likelihood": self.log_likelihood,
             "customers": self.customers,
             "converged": self.converged,
@@ -404,7 +412,7 @@ class BgNbdFit:
 
     def expected_purchases_new_customer(self, t) -> np.ndarray:
         """E[X(t)]: expected purchases in the first ``t`` units of a new customer, the
-        first purchase excluded (FHL 2005 eq. 7)."""
+        first purchase excluded (Fader, Hardie & Lee 2005)."""
         r, alpha, a, b = _bgnbd_tuple(self.params)
         t = np.asarray(t, dtype="float64")
         z = t / (alpha + t)
@@ -412,7 +420,7 @@ class BgNbdFit:
         return (a + b - 1) / (a - 1) * (1 - decay * special.hyp2f1(r, b, a + b - 1, z))
 
     def probability_alive(self, frequency, recency, T) -> np.ndarray:
-        """P(still active at T | x, t_x, T) (Fader, Hardie & Lee 2008 note, eq. 2)."""
+        """P(still active at T | x, t_x, T) (Fader, Hardie & Lee's P(alive) note)."""
         r, alpha, a, b = _bgnbd_tuple(self.params)
         x, t_x, age = _broadcast(frequency, recency, T)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -422,7 +430,7 @@ class BgNbdFit:
 
     def expected_purchases(self, t, frequency, recency, T) -> np.ndarray:
         """E[Y(t) | x, t_x, T]: expected purchases in the next ``t`` units of a customer
-        with this history (FHL 2005 eq. 10)."""
+        with this history (Fader, Hardie & Lee 2005)."""
         r, alpha, a, b = _bgnbd_tuple(self.params)
         t = np.asarray(t, dtype="float64")
         x, t_x, age = _broadcast(frequency, recency, T)
@@ -431,6 +439,11 @@ class BgNbdFit:
         hyper = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
         expected_if_alive = (a + b + x - 1) / (a - 1) * (1 - decay * hyper)
         return expected_if_alive * self.probability_alive(x, t_x, age)
+
+
+def _finite(values: dict) -> dict:
+    """NaN and infinity become None, so the dict is valid JSON."""
+    return {k: (v if math.isfinite(v) else None) for k, v in values.items()}
 
 
 def _bgnbd_tuple(params: BgNbdParameters) -> tuple[float, float, float, float]:
@@ -444,7 +457,7 @@ def _broadcast(*arrays) -> list[np.ndarray]:
 class _BgNbdLikelihood:
     """Weighted BG/NBD log-likelihood and its analytic gradient over grouped histories.
 
-    For x > 0 (FHL 2005 eq. 6, written in logs):
+    For x > 0 (Fader, Hardie & Lee 2005, written in logs):
         ll = lnΓ(r+x) − lnΓ(r) + r ln α − ln B(a, b)
              + logaddexp(ln B(a, b+x) − (r+x) ln(α+T),
                          ln B(a+1, b+x−1) − (r+x) ln(α+t_x))
@@ -598,11 +611,11 @@ class GammaGammaFit:
     def to_dict(self) -> dict:
         return {
             **self.params.to_dict(),
-            "standard_errors": self.standard_errors.to_dict(),
+            "standard_errors": _finite(self.standard_errors.to_dict()),
             "log_likelihood": self.log_likelihood,
             "customers": self.customers,
             "converged": self.converged,
-            "mean_spend": self.mean_spend,
+            "mean_spend": self.mean_spend if math.isfinite(self.mean_spend) else None,
         }
 
     @property
@@ -613,7 +626,7 @@ class GammaGammaFit:
 
     def expected_average_spend(self, frequency, monetary_value) -> np.ndarray:
         """E[spend per purchase | x, mean repeat spend m] = weighted mean of the
-        population mean and m (Fader & Hardie 2013, eq. 5); the population mean for
+        population mean and m (Fader & Hardie 2013); the population mean for
         customers without repeats (their m may be null)."""
         p, q, v = self.params.p, self.params.q, self.params.v
         x, m = _broadcast(frequency, monetary_value)
@@ -668,7 +681,7 @@ def fit_gamma_gamma(
     """Fit Gamma-Gamma by maximum likelihood on the customers with ``frequency`` > 0
     (others are ignored); ``monetary_value`` is their mean repeat purchase amount."""
     x = _as_float_array(frequency, "frequency")
-    m = np.asarray(monetary_value, dtype="float64").ravel()
+    m = _numbers(monetary_value, "monetary_value")
     if m.size != x.size:
         raise InputError(
             f"frequency and monetary_value must have one value per customer; got {x.size}"

@@ -96,34 +96,36 @@ def _endpoints(pairs) -> tuple[Endpoint, ...]:
     return tuple(sorted(chosen, key=lambda e: (-e.cases, e.touchpoint)))
 
 
+def edge_table(steps: CaseSteps) -> ir.Table:
+    """One row per edge: code, next_code, count, cases, mean_us, quantiles_us (median and
+    90th percentile)."""
+    t = steps.table
+    pairs = t.filter(t.next_code.notnull())
+    return pairs.group_by(["code", "next_code"]).aggregate(
+        count=_.count(),
+        cases=_.case_id.nunique(),
+        mean_us=_.gap_us.mean(),
+        quantiles_us=_.gap_us.quantile([0.5, 0.9]),
+    )
+
+
+def node_table(steps: CaseSteps) -> ir.Table:
+    """One row per touchpoint code: events, starts and ends."""
+    t = steps.table
+    return t.group_by("code").aggregate(
+        events=_.count(),
+        starts=(_.step == 1).cast("int64").sum(),
+        ends=_.next_code.isnull().cast("int64").sum(),
+    )
+
+
 def directly_follows(source: ir.Table | CaseSteps) -> DirectlyFollowsGraph:
     """Edges with counts and times, and every touchpoint with its event, start and end
     counts."""
     steps = as_steps(source)
     names = steps.codes.touchpoints
-    t = steps.table
-    pairs = t.filter(t.next_code.notnull())
-    edge_rows = (
-        pairs.group_by(["code", "next_code"])
-        .aggregate(
-            count=_.count(),
-            cases=_.case_id.nunique(),
-            mean_us=_.gap_us.mean(),
-            quantiles_us=_.gap_us.quantile([0.5, 0.9]),
-        )
-        .to_pyarrow()
-        .to_pylist()
-    )
-    node_rows = (
-        t.group_by("code")
-        .aggregate(
-            events=_.count(),
-            starts=(_.step == 1).cast("int64").sum(),
-            ends=_.next_code.isnull().cast("int64").sum(),
-        )
-        .to_pyarrow()
-        .to_pylist()
-    )
+    edge_rows = edge_table(steps).to_pyarrow().to_pylist()
+    node_rows = node_table(steps).to_pyarrow().to_pylist()
     edges = [
         Edge(
             source=names[r["code"]],

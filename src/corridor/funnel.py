@@ -11,6 +11,7 @@ step to step, so the whole funnel has one deadline).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -98,18 +99,22 @@ def funnel(
     relevant = relevant.select("case_id", "code", "step", "millis")
     window_ms = None if within is None else int(within / timedelta(milliseconds=1))
 
-    reached = [_first_after(relevant, codes[0], previous=None, window_ms=None)]
-    for code in codes[1:]:
-        reached.append(_first_after(relevant, code, previous=reached[-1], window_ms=window_ms))
-
-    stacked = ibis.union(
-        *(r.mutate(position=ibis.literal(i + 1, "int64")) for i, r in enumerate(reached))
-    )
-    # Counts, delays and the steps in between all read the reached steps: computed once.
     ordered.register_dictionary()
-    with stacked.cache() as reached_steps:
-        counts, delays = _counts_and_delays(reached_steps, len(names))
-        between = _between(ordered, reached_steps, top_between)
+    with ExitStack() as kept:
+        # Each step's cases are kept on the engine as soon as they are known: step k + 1
+        # joins step k, and counts, delays and the steps in between read them all. Left
+        # as one nested query, each step would be computed again by every later one.
+        reached = [kept.enter_context(
+            _first_after(relevant, codes[0], previous=None, window_ms=None).cache()
+        )]
+        for code in codes[1:]:
+            step = _first_after(relevant, code, previous=reached[-1], window_ms=window_ms)
+            reached.append(kept.enter_context(step.cache()))
+        stacked = ibis.union(
+            *(r.mutate(position=ibis.literal(i + 1, "int64")) for i, r in enumerate(reached))
+        )
+        counts, delays = _counts_and_delays(stacked, len(names))
+        between = _between(ordered, stacked, top_between)
     results = []
     for i, name in enumerate(names):
         previous = counts[i - 1] if i else None
@@ -154,8 +159,8 @@ def _first_after(
         first = _earliest(hits)
         return first.mutate(
             entry_millis=first.millis,
-            previous_step=ibis.null(first.step.type()),
-            previous_millis=ibis.null(first.millis.type()),
+            previous_step=ibis.null("int64"),
+            previous_millis=ibis.null("int64"),
         )
     prior = previous.select(
         "case_id",
@@ -174,11 +179,12 @@ def _first_after(
 
 def _earliest(rows: ir.Table, carried: Sequence[str] = ()) -> ir.Table:
     """The row with the smallest step of each case (columns carried along unchanged are
-    the same on every row of a case)."""
+    the same on every row of a case). Every number is int64, so that the steps, each
+    cached by its engine with the types it chose, stack into one table."""
     return rows.group_by("case_id").aggregate(
-        step=rows.step.min(),
-        millis=rows.millis.argmin(rows.step),
-        **{c: rows[c].min() for c in carried},
+        step=rows.step.min().cast("int64"),
+        millis=rows.millis.argmin(rows.step).cast("int64"),
+        **{c: rows[c].min().cast("int64") for c in carried},
     )
 
 
