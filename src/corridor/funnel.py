@@ -90,31 +90,9 @@ def funnel(
     names = _check_steps(steps)
     if within is not None and within <= timedelta(0):
         raise InputError(f"The funnel window must be positive; got {within}.")
-    ordered = as_steps(source)
-    codes = [ordered.codes.code_of(name) for name in names]
-    # Only the funnel's own touchpoints decide which event reaches a step.
-    wanted = sorted({c for c in codes if c is not None})
-    t = ordered.table
-    relevant = t.filter(t.code.isin(wanted) if wanted else ibis.literal(False))
-    relevant = relevant.select("case_id", "code", "step", "millis")
     window_ms = None if within is None else int(within / timedelta(milliseconds=1))
-
-    ordered.register_dictionary()
-    with ExitStack() as kept:
-        # Each step's cases are kept on the engine as soon as they are known: step k + 1
-        # joins step k, and counts, delays and the steps in between read them all. Left
-        # as one nested query, each step would be computed again by every later one.
-        reached = [kept.enter_context(
-            _first_after(relevant, codes[0], previous=None, window_ms=None).cache()
-        )]
-        for code in codes[1:]:
-            step = _first_after(relevant, code, previous=reached[-1], window_ms=window_ms)
-            reached.append(kept.enter_context(step.cache()))
-        stacked = ibis.union(
-            *(r.mutate(position=ibis.literal(i + 1, "int64")) for i, r in enumerate(reached))
-        )
-        counts, delays = _counts_and_delays(stacked, len(names))
-        between = _between(ordered, stacked, top_between)
+    with as_steps(source).cached() as ordered:
+        counts, delays, between = _measure(ordered, names, window_ms, top_between)
     results = []
     for i, name in enumerate(names):
         previous = counts[i - 1] if i else None
@@ -132,6 +110,35 @@ def funnel(
         )
     within_seconds = None if within is None else within.total_seconds()
     return Funnel(steps=tuple(results), within_seconds=within_seconds)
+
+
+def _measure(
+    ordered: CaseSteps, names: tuple[str, ...], window_ms: int | None, top_between: int
+) -> tuple[list[int], list[Delay], dict[int, tuple[TouchpointCount, ...]]]:
+    """Cases, delays and the steps in between for every funnel position."""
+    codes = [ordered.codes.code_of(name) for name in names]
+    # Only the funnel's own touchpoints decide which event reaches a step.
+    wanted = sorted({c for c in codes if c is not None})
+    t = ordered.table
+    relevant = t.filter(t.code.isin(wanted) if wanted else ibis.literal(False))
+    relevant = relevant.select("case_id", "code", "step", "millis")
+
+    with ExitStack() as kept:
+        # Each step's cases are kept on the engine as soon as they are known: step k + 1
+        # joins step k, and counts, delays and the steps in between read them all. Left
+        # as one nested query, each step would be computed again by every later one.
+        reached = [kept.enter_context(
+            _first_after(relevant, codes[0], previous=None, window_ms=None).cache()
+        )]
+        for code in codes[1:]:
+            step = _first_after(relevant, code, previous=reached[-1], window_ms=window_ms)
+            reached.append(kept.enter_context(step.cache()))
+        stacked = ibis.union(
+            *(r.mutate(position=ibis.literal(i + 1, "int64")) for i, r in enumerate(reached))
+        )
+        counts, delays = _counts_and_delays(stacked, len(names))
+        between = _between(ordered, stacked, top_between)
+    return counts, delays, between
 
 
 def _check_steps(steps: Sequence[str]) -> tuple[str, ...]:
