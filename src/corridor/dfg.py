@@ -122,10 +122,10 @@ def node_table(steps: CaseSteps) -> ir.Table:
 def directly_follows(source: ir.Table | CaseSteps) -> DirectlyFollowsGraph:
     """Edges with counts and times, and every touchpoint with its event, start and end
     counts."""
-    steps = as_steps(source)
+    with as_steps(source).cached() as steps:  # edges and nodes read the same steps
+        edge_rows = edge_table(steps).to_pyarrow().to_pylist()
+        node_rows = node_table(steps).to_pyarrow().to_pylist()
     names = steps.codes.touchpoints
-    edge_rows = edge_table(steps).to_pyarrow().to_pylist()
-    node_rows = node_table(steps).to_pyarrow().to_pylist()
     edges = [
         Edge(
             source=names[r["code"]],
