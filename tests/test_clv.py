@@ -145,11 +145,16 @@ def test_until_cuts_the_calibration_and_holdout_counts_what_came_after(put):
 
 
 @duckdb_only
-def test_observation_end_closes_the_holdout(put):
+def test_observation_end_closes_the_holdout_or_the_calibration(put):
+    shop = put(SHOP)
     shorter = summary_rows(clv.holdout_summary(
-        put(SHOP), until="2024-01-10", observation_end="2024-01-16", unit_days=1.0))
+        shop, until="2024-01-10", observation_end="2024-01-16", unit_days=1.0))
     assert shorter["a"].holdout_frequency == 0  # its next purchase is on 20 January
     assert shorter["a"].holdout_length == 6.0
+    # without until, observation_end ends the calibration period itself
+    rows = summary_rows(clv.rfm_summary(shop, observation_end="2024-01-16", unit_days=1.0))
+    assert (rows["a"].frequency, rows["a"].recency, rows["a"].T) == (1, 7.0, 15.0)
+    assert rows["d"].T == 0.0  # first bought on the last day
 
 
 @duckdb_only

@@ -87,6 +87,21 @@ def test_a_failed_migration_leaves_the_project_at_its_old_version(tmp_path, monk
     con.close()
 
 
+def test_schema_1_transactions_get_their_kind_from_attributes_or_become_purchases(tmp_path):
+    path = tmp_path / "p.duckdb"
+    with Project.create(path) as p:
+        p.con.execute("ALTER TABLE transactions DROP COLUMN kind")
+        p.con.execute("""INSERT INTO transactions (customer_id, timestamp, amount, attributes)
+            VALUES ('c1', TIMESTAMP '2024-01-01', 10, '{"kind":"bill"}'),
+                   ('c1', TIMESTAMP '2024-01-02', 20, NULL),
+                   ('c2', TIMESTAMP '2024-01-03', 30, '{"kind":"gift"}')""")
+        p.con.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with Project.open(path) as p:
+        assert p.schema_version == SCHEMA_VERSION
+        kinds = p.con.execute("SELECT kind FROM transactions ORDER BY amount").fetchall()
+    assert [k for (k,) in kinds] == ["bill", "purchase", "purchase"]
+
+
 def test_a_project_opens_as_an_ibis_backend(tmp_path):
     with Project.create(tmp_path / "p.duckdb") as p:
         assert p.table("events").count().execute() == 0

@@ -11,7 +11,8 @@ import pytest
 
 from corridor.ordering import with_steps
 
-PINNED = ("ibis-framework", "duckdb", "sqlglot", "pyspark", "pandas", "pyarrow", "numpy")
+PINNED = ("ibis-framework", "duckdb", "sqlglot", "pyspark", "pandas", "pyarrow", "numpy",
+          "scipy")
 
 
 def _constraints() -> dict[str, str]:

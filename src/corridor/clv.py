@@ -16,9 +16,8 @@ Conventions (those of the literature and of the BG/NBD papers):
   ``observation_end``, or on the last purchase day in the table.
 
 The transactions table passed in must hold purchases only: filter out anything that is
-not a purchase (bills, refunds) first. In a project loaded from the demo, the kind of a
-transaction is kept in the ``attributes`` JSON text, so purchases are
-``transactions.filter(transactions.attributes == '{"kind":"purchase"}')``.
+not a purchase (bills, refunds) first:
+``transactions.filter(transactions.kind == "purchase")``.
 
 Models (fitted by maximum likelihood; standard errors from the inverse of the numeric
 Hessian of the log-likelihood at the optimum):
@@ -300,22 +299,28 @@ def _maximise(model: str, names: Sequence[str], start: np.ndarray, value_and_gra
     """Maximise a log-likelihood over positive parameters: L-BFGS-B on log-parameters,
     on the mean per customer so the tolerances do not depend on the data size."""
     scale = value_and_gradient.total_weight
+    last: dict[bytes, tuple[float, np.ndarray]] = {}
 
     def objective(log_params):
         params = np.exp(log_params)
         value, gradient = value_and_gradient(params)
+        last.clear()
+        last[log_params.tobytes()] = (value, gradient)
         if not np.isfinite(value):
             return np.inf, np.zeros_like(log_params)
         return -value / scale, -gradient * params / scale
 
     bounds = [(-LOG_BOUND, LOG_BOUND)] * len(start)
+    # gtol sits just above where rounding makes the line search fail: tighter only
+    # repeats evaluations at the optimum
     result = optimize.minimize(
         objective, np.log(start), jac=True, method="L-BFGS-B", bounds=bounds,
-        options=dict(maxiter=MAX_ITERATIONS, ftol=1e-15, gtol=1e-9, maxcor=20),
+        options=dict(maxiter=MAX_ITERATIONS, ftol=1e-14, gtol=1e-7, maxcor=20),
     )
     log_params = result.x
     params = np.exp(log_params)
-    value, gradient = value_and_gradient(params)
+    cached = last.get(log_params.tobytes())
+    value, gradient = cached if cached is not None else value_and_gradient(params)
     stopped_well = bool(result.success) or _stationary(gradient * params / scale)
     covariance = _covariance(value_and_gradient, params, gradient)
     proper_maximum = bool(np.isfinite(covariance).all())
@@ -450,7 +455,7 @@ def _bgnbd_tuple(params: BgNbdParameters) -> tuple[float, float, float, float]:
     return params.r, params.alpha, params.a, params.b
 
 
-def _broadcast(*arrays) -> list[np.ndarray]:
+def _broadcast(*arrays) -> tuple[np.ndarray, ...]:
     return np.broadcast_arrays(*(np.asarray(a, dtype="float64") for a in arrays))
 
 
@@ -499,7 +504,6 @@ class _BgNbdLikelihood:
             alive_term = special.betaln(a, b + xv)[idx] - r_x * log_alpha_age
             dropped_term = special.betaln(a + 1, b + xv - 1)[idx] - r_x * log_alpha_recency
             log_sum, dropped_share = _log_add_exp_and_share(alive_term, dropped_term)
-            alive_share = 1 - dropped_share
             value += (
                 _dot(wx, special.gammaln(r + xv) - special.gammaln(r))
                 + self.repeat_weight * (r * np.log(alpha) - special.betaln(a, b))
@@ -508,10 +512,11 @@ class _BgNbdLikelihood:
             d_r += (
                 _dot(wx, special.digamma(r + xv) - special.digamma(r))
                 + self.repeat_weight * np.log(alpha)
-                - _dot(w, alive_share * log_alpha_age + dropped_share * log_alpha_recency)
+                - _dot(w, log_alpha_age + dropped_share * (log_alpha_recency - log_alpha_age))
             )
+            inverse_age = 1 / alpha_age
             d_alpha += self.repeat_weight * r / alpha - _dot(
-                w * r_x, alive_share / alpha_age + dropped_share / alpha_recency
+                w * r_x, inverse_age + dropped_share * (1 / alpha_recency - inverse_age)
             )
             shift = special.digamma(a + b) - special.digamma(a + b + xv)
             d_a = _dot(wx, shift) + _dot(w, dropped_share) / a

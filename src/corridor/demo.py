@@ -18,8 +18,8 @@ inside a ticket stay inside its case.
 ``wait_seconds`` is the queue time of phone, store and partner contacts, the time from the
 order to the installation visit, and from the support call to a repair visit; it is empty
 for web, app and e-mail contacts. ``cost`` = a fixed cost per contact of the channel + a
-cost per minute of ``duration_seconds``. Transactions carry an extra ``kind`` column
-(``bill`` or ``purchase``).
+cost per minute of ``duration_seconds``. A transaction's ``kind`` is ``bill`` or
+``purchase``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class ColumnType(enum.Enum):
@@ -42,6 +42,7 @@ RELATIONS = ("direct", "end")
 STAGES = ("need", "evaluation", "purchase", "use", "support", "loyalty", "exit")
 OUTCOMES = ("ok", "failed", "abandoned")
 METRICS = ("nps", "csat", "ces")
+TRANSACTION_KINDS = ("purchase", "bill", "refund", "other")
 ROLES = ("basic", "optional", "alternative")
 
 
@@ -140,6 +141,8 @@ SPECS: dict[Kind, TableSpec] = {
             Column("timestamp", T.TIMESTAMP, required=True),
             Column("amount", T.NUMBER, required=True),
             Column("margin", T.NUMBER),
+            # one-off purchases feed BG/NBD and Gamma-Gamma; recurring bills do not
+            Column("kind", T.TEXT, choices=TRANSACTION_KINDS, default="purchase"),
         ),
     ),
     Kind.FEEDBACK: TableSpec(

@@ -19,8 +19,24 @@ import duckdb
 from .errors import ProjectError, SchemaVersionError
 from .schema import APPLICATION_DDL, SCHEMA_VERSION, loadable_ddl
 
+
+
+def _transactions_get_a_kind(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 2: transactions say whether they are purchases, bills, refunds or other.
+    Rows loaded before keep a kind their source gave (then kept in ``attributes``) and
+    are purchases otherwise."""
+    con.execute("ALTER TABLE transactions ADD COLUMN kind VARCHAR")
+    con.execute("""
+        UPDATE transactions SET kind = CASE
+            WHEN json_extract_string(attributes, '$.kind') IN
+                 ('purchase', 'bill', 'refund', 'other')
+            THEN json_extract_string(attributes, '$.kind') ELSE 'purchase' END""")
+
+
 # version -> function that upgrades a project from that version to version + 1.
-MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {}
+MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
+    1: _transactions_get_a_kind,
+}
 
 DEFAULT_MAX_TEMP = "40GB"
 
