@@ -65,6 +65,18 @@ def as_int(value) -> int:
     return 0 if pd.isna(value) else int(value)
 
 
+def as_amount(value) -> float:
+    """A pulled sum of money as a Python float; missing (an empty sum) becomes 0."""
+    return as_float(value) or 0.0
+
+
+def check_share(name: str, value: float) -> float:
+    """``value`` as a float when it is a share between 0 and 1; else one sentence."""
+    if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise InputError(f"{name} must be a share between 0 and 1; got {value!r}.")
+    return float(value)
+
+
 def as_text(value) -> str | None:
     return None if pd.isna(value) else str(value)
 
