@@ -250,6 +250,19 @@ def _when(value: str | None, option: str):
     raise InputError(f"{option} {value!r} is not a date (YYYY-MM-DD) or time (YYYY-MM-DDTHH:MM).")
 
 
+def _day(value: str | None, option: str):
+    from datetime import date
+
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise InputError(f"{option} {value!r} must be a day (YYYY-MM-DD).")
+
+
 def _filter(start, end, segment, level, channel, department, outcome, touchpoint):
     from .filters import EventFilter
 
@@ -441,6 +454,86 @@ def access(
         name = " / ".join(str(v) for v in (g.channel, g.touchpoint, g.department_id, g.period_start) if v is not None)
         typer.echo(f"{name[:35]:<36}{g.contacts:>10,}{_pct(g.failure_rate):>8}{_pct(g.switch_rate):>8}"
                    f"{_pct(g.first_contact_resolution):>8}{_pct(g.outside_hours_share):>9}")
+
+
+# -- customers and value ---------------------------------------------------------------
+
+ProjectFileArg = Annotated[Path, typer.Argument(help="The project file.")]
+
+
+@app.command()
+def customers(project: ProjectFileArg, as_json: JsonOpt = False) -> None:
+    """Who our customers are: levels, direct and end customers, who stands behind each
+    intermediary, and which departments are internal customers of which."""
+    from . import store
+    from .customers import customer_summary, internal_customers
+
+    with store.Project.open(project, read_only=True) as p:
+        summary = customer_summary(p.table("customers"))
+        internal = internal_customers(p.table("events"), touchpoints=p.table("touchpoints"))
+    if as_json:
+        _print_json({"customers": summary.to_dict(), "internal_customers": internal.to_dict()})
+        return
+    typer.echo(f"{summary.customers:,} customers: {summary.direct_customers:,} direct,"
+               f" {summary.end_customers:,} served through intermediaries")
+    for level in summary.levels:
+        typer.echo(f"  {level.level:<14}{level.customers:>10,}")
+    for item in summary.intermediaries[:5]:
+        typer.echo(f"  behind {item.intermediary_id}: {item.end_customers:,} end customers")
+    typer.echo("Internal customers (supplier → customer department):")
+    for link in internal.links[:8]:
+        typer.echo(f"  {link.supplier} → {link.customer}: {link.handoffs:,} hand-offs")
+
+
+@app.command()
+def value(
+    project: ProjectFileArg,
+    until: Annotated[Optional[str], typer.Option("--until", help="Last day of the CLV calibration period (YYYY-MM-DD); later purchases are the holdout.")] = None,
+    goal: Annotated[Optional[str], typer.Option("--goal", help="Touchpoint that ends a successful journey; segments' fit is measured against its corridor.")] = None,
+    periods: Annotated[int, typer.Option("--periods", help="CLV horizon in periods.")] = 12,
+    period_days: Annotated[float, typer.Option("--period-days", help="Days per CLV period.")] = 30.0,
+    discount: Annotated[float, typer.Option("--discount", help="Discount rate per period.")] = 0.01,
+    margin_rate: Annotated[Optional[float], typer.Option("--margin-rate", help="Margin share of amount for transactions without a margin.")] = None,
+    switching: Annotated[float, typer.Option("--switching", help="Probability that a customer considers switching after a bad experience.")] = 1 / 3,
+    as_json: JsonOpt = False,
+) -> None:
+    """What customers are worth and cost: CLV, RFM, profitability, target segments,
+    service tiers, what does not pay back, and the revenue at risk."""
+    from . import store
+    from .lifetime import Horizon
+    from .portfolio import ValueSettings, customer_value
+
+    cut_off = _day(until, "--until")
+    settings = ValueSettings(
+        until=cut_off, horizon=Horizon(periods, period_days, discount), goal=goal,
+        margin_rate=margin_rate, switching_probability=switching,
+    )
+    with store.Project.open(project, read_only=True) as p:
+        report = customer_value(
+            events=p.table("events"), transactions=p.table("transactions"),
+            customers=p.table("customers"), feedback=p.table("feedback"), settings=settings,
+        )
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    life, money = report.lifetime, report.profitability.total
+    typer.echo(f"CLV: {life.customers:,} buying customers, {life.total:,.0f} in all over"
+               f" {periods} periods of {period_days:g} days")
+    if life.holdout is not None:
+        typer.echo(f"  holdout: {life.holdout.predicted_purchases:,.0f} purchases forecast,"
+                   f" {life.holdout.actual_purchases:,} made")
+    typer.echo(f"Profit: margin {money.margin:,.0f} − cost to serve {money.cost_to_serve:,.0f}"
+               f" = {money.profit:,.0f}; {money.unprofitable:,} of {money.customers:,} customers"
+               " do not pay back")
+    typer.echo("Target segments:")
+    for seg in report.targets.segments:
+        typer.echo(f"  {seg.rank}. {seg.segment}: score {seg.score:.2f}")
+    typer.echo("Service tiers:")
+    for tier in report.tiers.summary:
+        typer.echo(f"  {tier.tier:<14}{tier.customers:>9,} customers")
+    risk = report.revenue_at_risk
+    typer.echo(f"Revenue at risk: {risk.revenue_at_risk:,.0f} ({risk.customers_affected:,}"
+               " customers with a bad experience)")
 
 
 def _pct(value: float | None) -> str:

@@ -7,6 +7,7 @@ interrupted build never leaves a half-built demo where a finished one is expecte
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -96,7 +97,7 @@ def build_demo(
         _store_truths(p, files.truths)
         _store_incidents(p, files.incidents)
         say("Analysing ...")
-        analysis = _analyse(p, goal=files.truths.corridor.goal)
+        analysis = _analyse(p, files.truths)
         p.con.execute("CHECKPOINT")
     analysis_path = project.with_name(project.stem + "-analysis.json")
     tmp = analysis_path.with_suffix(".json.tmp")
@@ -154,15 +155,36 @@ def _store_incidents(project: Project, incidents) -> None:
             )
 
 
-def _analyse(project: Project, goal: str) -> dict:
+def _analyse(project: Project, truths: PlantedTruths) -> dict:
     """What the demo shows until the web app exists: the corridor report as JSON, with
-    roles measured over the journeys that reach the company's goal."""
+    roles measured over the journeys that reach the company's goal, plus the customer
+    graph and the customers' value (the last quarter is the CLV holdout)."""
+    from .customers import customer_summary
     from .journeys import analyse
+    from .portfolio import ValueSettings, customer_value
+    from .revenue_risk import BadExperience, WaitLimit
 
+    tables = {name: project.table(name) for name in
+              ("events", "customers", "touchpoints", "transactions", "feedback")}
     report = analyse(
-        project.table("events"),
-        customers=project.table("customers"),
-        touchpoints=project.table("touchpoints"),
-        goal=goal,
+        tables["events"], customers=tables["customers"], touchpoints=tables["touchpoints"],
+        goal=truths.corridor.goal,
     )
-    return report.to_dict()
+    # An installation wait is counted in days: twice the usual wait is a bad one.
+    usual_wait = truths.bottleneck.wait_mean_days_before * 86_400
+    settings = ValueSettings(
+        until=truths.end - dt.timedelta(days=92),
+        goal=truths.corridor.goal,
+        bad_experience=BadExperience(
+            wait_limits=(WaitLimit(truths.bottleneck.touchpoint, 2 * usual_wait),)
+        ),
+    )
+    value = customer_value(
+        events=tables["events"], transactions=tables["transactions"],
+        customers=tables["customers"], feedback=tables["feedback"], settings=settings,
+    )
+    return {
+        **report.to_dict(),
+        "customers": customer_summary(tables["customers"]).to_dict(),
+        "value": value.to_dict(),
+    }
