@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class ColumnType(enum.Enum):
@@ -207,7 +207,8 @@ APPLICATION_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS actions (
         action_id BIGINT PRIMARY KEY, incident_id BIGINT, why_id BIGINT, kind VARCHAR,
         title VARCHAR, owner_department_id VARCHAR, due DATE, status VARCHAR,
-        completed_at TIMESTAMP, effect VARCHAR)""",
+        completed_at TIMESTAMP, effect VARCHAR, measured_effect VARCHAR,
+        measured_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS planted_truths (name VARCHAR PRIMARY KEY, value VARCHAR)""",
 )
 

@@ -148,7 +148,9 @@ def _store_incidents(project: Project, incidents) -> None:
         for action in incident.actions:
             action_id += 1
             con.execute(
-                "INSERT INTO actions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO actions (action_id, incident_id, why_id, kind, title,"
+                " owner_department_id, due, status, completed_at, effect)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [action_id, incident_id, ids_by_position.get(action.why_position),
                  action.kind, action.title, action.owner_department_id, action.due,
                  action.status, action.completed_at, action.effect],

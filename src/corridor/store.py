@@ -33,9 +33,16 @@ def _transactions_get_a_kind(con: duckdb.DuckDBPyConnection) -> None:
             THEN json_extract_string(attributes, '$.kind') ELSE 'purchase' END""")
 
 
+def _actions_keep_their_measured_effect(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 3: an action keeps the effect measured in later data (JSON) and when."""
+    con.execute("ALTER TABLE actions ADD COLUMN IF NOT EXISTS measured_effect VARCHAR")
+    con.execute("ALTER TABLE actions ADD COLUMN IF NOT EXISTS measured_at TIMESTAMP")
+
+
 # version -> function that upgrades a project from that version to version + 1.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _transactions_get_a_kind,
+    2: _actions_keep_their_measured_effect,
 }
 
 DEFAULT_MAX_TEMP = "40GB"
