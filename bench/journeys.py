@@ -102,6 +102,10 @@ def build(n_events: int, *, parquet: bool) -> tuple[Path, Path]:
     parquet_path = OUT / f"journeys-{n_events}.parquet"
     if not project_path.exists():
         _build_project(project_path, n_events)
+    else:
+        from corridor.store import Project
+
+        Project.open(project_path).close()  # migrates a project built by an older corridor
     if parquet and not parquet_path.exists():
         import duckdb
 
