@@ -38,6 +38,24 @@ def test_every_command_and_its_options_are_in_the_readme(name):
                 assert opt in section, f"README's corridor {name} section lacks {opt}"
 
 
+SUBCOMMANDS = [
+    (group, name) for group, command in sorted(COMMANDS.items())
+    for name in sorted(getattr(command, "commands", {}))
+]
+
+
+@pytest.mark.parametrize(("group", "name"), SUBCOMMANDS)
+def test_every_subcommand_and_its_options_are_in_the_readme(group, name):
+    section = README.split(f"### corridor {group}", 1)[-1].split("\n### ", 1)[0]
+    assert f"corridor {group} {name}" in section, f"README lacks corridor {group} {name}"
+    command = COMMANDS[group].commands[name]
+    assert (command.help or "").strip(), f"corridor {group} {name} has no help text"
+    for param in command.params:
+        for opt in getattr(param, "opts", []):
+            if opt.startswith("--") and opt != "--help":
+                assert opt in section, f"README's corridor {group} section lacks {opt}"
+
+
 def test_make_targets_and_ci_use_the_readme_commands():
     root = Path(__file__).parent.parent
     makefile = (root / "Makefile").read_text()

@@ -102,6 +102,18 @@ def test_schema_1_transactions_get_their_kind_from_attributes_or_become_purchase
     assert [k for (k,) in kinds] == ["bill", "purchase", "purchase"]
 
 
+def test_reading_an_older_project_brings_it_up_to_date_first(tmp_path):
+    path = tmp_path / "p.duckdb"
+    with Project.create(path) as p:
+        p.con.execute("ALTER TABLE actions DROP COLUMN measured_effect")
+        p.con.execute("ALTER TABLE actions DROP COLUMN measured_at")
+        p.con.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with Project.open(path, read_only=True) as p:
+        assert p.read_only and p.schema_version == SCHEMA_VERSION
+        cols = [r[0] for r in p.con.execute("DESCRIBE actions").fetchall()]
+    assert "measured_effect" in cols
+
+
 def test_a_project_opens_as_an_ibis_backend(tmp_path):
     with Project.create(tmp_path / "p.duckdb") as p:
         assert p.table("events").count().execute() == 0

@@ -536,8 +536,39 @@ def value(
                " customers with a bad experience)")
 
 
+# -- the reaction loop -----------------------------------------------------------------
+
+
+@app.command()
+def exceptions(
+    project: ProjectFileArg,
+    touchpoint: Annotated[list[str], typer.Option("--touchpoint", help="Only chart these touchpoints (repeatable).")] = [],
+    as_json: JsonOpt = False,
+) -> None:
+    """Days on which a touchpoint's failure rate, waiting, volume or satisfaction broke
+    from its weekly pattern (control charts on seasonal residuals)."""
+    from . import store
+    from .exceptions import detect_exceptions
+
+    with store.Project.open(project, read_only=True) as p:
+        report = detect_exceptions(p.table("events"), feedback=p.table("feedback"),
+                                   touchpoints=tuple(touchpoint))
+    if as_json:
+        _print_json(report.to_dict())
+        return
+    typer.echo(f"{len(report.alarms):,} alarms on {report.touchpoint_days_monitored:,}"
+               " touchpoint-days charted")
+    for alarm in report.alarms:
+        typer.echo(f"  {alarm.describe()}")
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
+
+
+from .cli_incidents import register as _register_incidents  # noqa: E402
+
+_register_incidents(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -120,6 +120,11 @@ class Project:
         project = cls(path, con, read_only)
         try:
             _configure(con, path)
+            if read_only and project.schema_version_or_none() not in (None, SCHEMA_VERSION):
+                # An older project is brought up to date once, then read as asked.
+                con.close()
+                cls.open(path).close()
+                return cls.open(path, read_only=True)
             project._check_and_migrate()
         except BaseException:
             con.close()
@@ -145,6 +150,13 @@ class Project:
         ).fetchone()
         return int(row[0])
 
+    def schema_version_or_none(self) -> int | None:
+        """The schema version, or None when the file has none (not a project)."""
+        try:
+            return self.schema_version
+        except (duckdb.Error, TypeError):
+            return None
+
     def _check_and_migrate(self) -> None:
         try:
             version = self.schema_version
@@ -159,11 +171,6 @@ class Project:
                 f" corridor knows up to {SCHEMA_VERSION}); upgrade corridor to open it."
             )
         if version < SCHEMA_VERSION:
-            if self.read_only:
-                raise SchemaVersionError(
-                    f"{self.path} uses schema {version} and must be migrated to"
-                    f" {SCHEMA_VERSION}; open it once without read-only mode."
-                )
             self.migrate(version)
 
     def migrate(self, version: int) -> None:
