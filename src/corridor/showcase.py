@@ -19,6 +19,7 @@ from pathlib import Path
 from .demo import DemoConfig, PlantedTruths, generate
 from .errors import ProjectError
 from .ingest import IngestResult, ProgressCallback, describe, ingest_file
+from .effects import measure_completed_actions
 from .store import Project
 
 
@@ -97,6 +98,7 @@ def build_demo(
         _store_truths(p, files.truths)
         _store_incidents(p, files.incidents)
         say("Analysing ...")
+        measure_completed_actions(p)  # the demo's done actions carry their effect
         analysis = _analyse(p, files.truths)
         p.con.execute("CHECKPOINT")
     analysis_path = project.with_name(project.stem + "-analysis.json")
@@ -162,6 +164,7 @@ def _analyse(project: Project, truths: PlantedTruths) -> dict:
     roles measured over the journeys that reach the company's goal, plus the customer
     graph and the customers' value (the last quarter is the CLV holdout)."""
     from .customers import customer_summary
+    from .exceptions import detect_exceptions
     from .journeys import analyse
     from .portfolio import ValueSettings, customer_value
     from .revenue_risk import BadExperience, WaitLimit
@@ -185,8 +188,10 @@ def _analyse(project: Project, truths: PlantedTruths) -> dict:
         events=tables["events"], transactions=tables["transactions"],
         customers=tables["customers"], feedback=tables["feedback"], settings=settings,
     )
+    exceptions = detect_exceptions(tables["events"], feedback=tables["feedback"])
     return {
         **report.to_dict(),
         "customers": customer_summary(tables["customers"]).to_dict(),
         "value": value.to_dict(),
+        "exceptions": exceptions.to_dict(),
     }
