@@ -566,8 +566,10 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.0%}"
 
 
+from .cli_experience import register as _register_experience  # noqa: E402
 from .cli_incidents import register as _register_incidents  # noqa: E402
 
+_register_experience(app)
 _register_incidents(app)
 
 
