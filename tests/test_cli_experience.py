@@ -1,0 +1,45 @@
+"""`corridor experience`, `corridor risk` and `corridor personas` on a generated company,
+as a user runs them."""
+
+import json
+
+import pytest
+
+from corridor.demo import DemoConfig
+from corridor.showcase import build_demo
+from helpers import run_cli
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    built = build_demo(tmp_path_factory.mktemp("experience") / "company.duckdb",
+                       DemoConfig(customers=3000, seed=7))
+    return built.project
+
+
+def test_experience_json_scores_every_metric_and_finds_failed_contacts_hurt(project):
+    done = run_cli("experience", project, "--by", "segment", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert {s["metric"] for s in data["scores"]} == {"nps", "csat", "ces"}
+    nps = next(d for d in data["drivers"] if d["outcome"].startswith("nps"))
+    failed = next(d for d in nps["drivers"] if d["feature"] == "failed_contacts")
+    assert failed["effect"] < 0 and failed["ci_high"] < 0
+
+
+def test_risk_json_reports_the_holdout_and_a_ranked_queue(project):
+    done = run_cli("risk", project, "--queue", "10", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["model"]["holdout"]["auc"] > 0.5
+    items = data["queue"]["items"]
+    assert len(items) == 10
+    priorities = [item["priority"] for item in items]
+    assert priorities == sorted(priorities, reverse=True)
+    assert all(item["reasons"] and item["action"]["action"] for item in items)
+
+
+def test_an_unknown_risk_target_is_one_sentence(project):
+    done = run_cli("risk", project, "--target", "happiness")
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
