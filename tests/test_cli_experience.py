@@ -43,3 +43,13 @@ def test_an_unknown_risk_target_is_one_sentence(project):
     done = run_cli("risk", project, "--target", "happiness")
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
+
+
+def test_personas_json_has_cards_and_an_empathy_map_for_each(project):
+    done = run_cli("personas", project, "--k-max", "6", "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    cards = data["personas"]["personas"]
+    assert len(cards) == data["personas"]["k"] >= 2
+    assert sum(card["customers"] for card in cards) == data["personas"]["customers"]
+    assert len(data["empathy"]["maps"]) == len(cards)

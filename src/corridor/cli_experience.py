@@ -78,6 +78,39 @@ def risk(
                    f" {item.value:,.0f}: {item.action.action} ({why})")
 
 
+def personas(
+    project: ProjectPath,
+    k_min: Annotated[int, typer.Option("--k-min", help="Fewest personas to try.")] = 2,
+    k_max: Annotated[int, typer.Option("--k-max", help="Most personas to try.")] = 8,
+    seed: Annotated[int, typer.Option("--seed", help="Random state of k-means and the silhouette sample.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Personas from behaviour and value (their number chosen by the silhouette), each
+    with an empathy map: says, does, thinks and feels, pains and gains."""
+    from .empathy import empathy_maps
+    from .personas import PersonaModel
+    from .store import Project
+
+    with Project.open(project, read_only=True) as p:
+        model = PersonaModel((k_min, k_max), random_state=seed).fit(
+            p.table("events"), touchpoints=p.table("touchpoints"),
+            transactions=p.table("transactions"), feedback=p.table("feedback"),
+            customers=p.table("customers"))
+        maps = empathy_maps(p.table("events"), model.groups(), feedback=p.table("feedback"),
+                            touchpoints=p.table("touchpoints"))
+    if as_json:
+        _print_json({"personas": model.personas_.to_dict(), "empathy": maps.to_dict()})
+        return
+    result = model.personas_
+    typer.echo(f"{result.k} personas of {result.customers:,} customers (silhouette "
+               + ", ".join(f"k={s.k}: {s.silhouette:.3f}" for s in result.scores) + ")")
+    for card in result.cards:
+        pains = "; ".join(f"{p.kind.value} at {p.touchpoint}" for p in card.pains[:2])
+        typer.echo(f"{card.persona}. {card.name}: {card.customers:,} ({card.share:.0%})"
+                   + (f" - {pains}" if pains else ""))
+
+
 def register(app: typer.Typer) -> None:
     app.command()(experience)
     app.command()(risk)
+    app.command()(personas)
