@@ -26,6 +26,20 @@ def test_exceptions_json_alarms_on_the_planted_day(project):
     assert planted.start.isoformat() in days
 
 
+def test_an_alarm_opens_an_incident_that_describes_it(project):
+    path, truths = project
+    planted = truths.exception
+    done = run_cli("incidents", "from-alarm", path, "--touchpoint", planted.touchpoint,
+                   "--day", planted.start.isoformat(), "--metric", "failure_rate", "--json")
+    assert done.returncode == 0, done.stderr
+    incident = json.loads(done.stdout)
+    assert incident["touchpoint"] == planted.touchpoint
+    assert planted.start.isoformat() in incident["description"]
+    missing = run_cli("incidents", "from-alarm", path, "--touchpoint", planted.touchpoint,
+                      "--day", "2025-01-06")
+    assert missing.returncode == 2 and "no alarm" in missing.stderr
+
+
 def test_an_incident_is_opened_questioned_and_acted_on_from_the_command_line(project):
     path, _ = project
     opened = run_cli("incidents", "open", path, "--title", "Bills sent twice",

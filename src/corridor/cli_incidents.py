@@ -90,6 +90,33 @@ def open_command(
     _show_incident(incident, as_json)
 
 
+@incidents_app.command("from-alarm")
+def from_alarm_command(
+    project: ProjectPath,
+    touchpoint: Annotated[str, typer.Option("--touchpoint", help="The touchpoint that alarmed.")],
+    day: Annotated[str, typer.Option("--day", help="The day of the alarm (YYYY-MM-DD).")],
+    metric: Annotated[Optional[str], typer.Option("--metric", help="The alarm's metric, when the day has several.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Open an incident from an exception alarm (see corridor exceptions)."""
+    from .cli import _day
+    from .errors import InputError
+    from .exceptions import detect_exceptions
+    from .incidents import open_from_alarm
+
+    when = _day(day, "--day")
+    with _project(project, write=True) as p:
+        report = detect_exceptions(p.table("events"), feedback=p.table("feedback"),
+                                   touchpoints=(touchpoint,))
+        found = [a for a in report.alarms_for(touchpoint)
+                 if a.day == when and (metric is None or a.metric.value == metric)]
+        if len(found) != 1:
+            what = "no alarm" if not found else "several alarms (choose one with --metric)"
+            raise InputError(f"{touchpoint} has {what} on {day}; see corridor exceptions.")
+        incident = open_from_alarm(p, found[0])
+    _show_incident(incident, as_json)
+
+
 @incidents_app.command("why")
 def why_command(
     project: ProjectPath,
