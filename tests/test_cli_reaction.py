@@ -57,7 +57,16 @@ def test_an_incident_is_opened_questioned_and_acted_on_from_the_command_line(pro
     assert acted.returncode == 0, acted.stderr
     shown = json.loads(run_cli("incidents", "show", path, number, "--json").stdout)
     assert shown["whys"][0]["causes"][0]["is_root_cause"] is True
+    action_id = shown["actions"][0]["action_id"]
     assert shown["actions"][0]["owner_department_id"] == "D-BIL"
+    run_cli("incidents", "update-action", path, action_id, "--status", "in_progress")
+    run_cli("incidents", "update-why", path, why_id, "--statement", "The job ran twice on the 1st")
+    edited = run_cli("incidents", "update", path, number, "--status", "investigating", "--json")
+    assert edited.returncode == 0, edited.stderr
+    incident = json.loads(edited.stdout)
+    assert incident["status"] == "investigating"
+    assert incident["actions"][0]["status"] == "in_progress"
+    assert incident["whys"][0]["statement"] == "The job ran twice on the 1st"
 
 
 def test_done_actions_of_the_demo_get_a_measured_effect(project):

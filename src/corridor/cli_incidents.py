@@ -160,6 +160,75 @@ def action_command(
     _show_incident(incident, as_json)
 
 
+def _given(**values) -> dict:
+    """Only the options the user gave: the rest stay as they are."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+@incidents_app.command("update")
+def update_command(
+    project: ProjectPath,
+    incident_id: IncidentId,
+    title: Annotated[Optional[str], typer.Option("--title", help="A new title.")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="open, investigating or closed.")] = None,
+    touchpoint: TouchpointOpt = None,
+    department: DepartmentOpt = None,
+    description: Annotated[Optional[str], typer.Option("--description", help="A new description.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change an incident's title, status, touchpoint, department or description."""
+    from .incidents import update_incident
+
+    with _project(project, write=True) as p:
+        incident = update_incident(p, incident_id, **_given(
+            title=title, status=status, touchpoint=touchpoint, department_id=department,
+            description=description))
+    _show_incident(incident, as_json)
+
+
+@incidents_app.command("update-why")
+def update_why_command(
+    project: ProjectPath,
+    why_id: Annotated[int, typer.Argument(help="The why's number.")],
+    statement: Annotated[Optional[str], typer.Option("--statement", help="A new statement.")] = None,
+    root_cause: Annotated[Optional[bool], typer.Option("--root-cause/--not-root-cause", help="Mark or unmark it as a root cause.")] = None,
+    touchpoint: TouchpointOpt = None,
+    department: DepartmentOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change a why's statement, root-cause mark, touchpoint or department."""
+    from .incidents import get_incident, update_why
+
+    with _project(project, write=True) as p:
+        why = update_why(p, why_id, **_given(statement=statement, is_root_cause=root_cause,
+                                             touchpoint=touchpoint, department_id=department))
+        incident = get_incident(p, why.incident_id)
+    _show_incident(incident, as_json)
+
+
+@incidents_app.command("update-action")
+def update_action_command(
+    project: ProjectPath,
+    action_id: ActionId,
+    title: Annotated[Optional[str], typer.Option("--title", help="A new title.")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="open, in_progress or done.")] = None,
+    owner: Annotated[Optional[str], typer.Option("--owner", help="A new owner department.")] = None,
+    due: Annotated[Optional[str], typer.Option("--due", help="A new due date (YYYY-MM-DD).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change an action's title, status, owner department or due date."""
+    from .incidents import update_action
+
+    with _project(project, write=True) as p:
+        action = update_action(p, action_id, **_given(
+            title=title, status=status, owner_department_id=owner, due=due))
+    if as_json:
+        _print_json(action.to_dict())
+        return
+    typer.echo(f"action {action.action_id} [{action.status.value}] {action.title}"
+               f" ({action.owner_department_id}, due {action.due})")
+
+
 @incidents_app.command("done")
 def done_command(
     project: ProjectPath,
