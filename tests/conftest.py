@@ -96,3 +96,68 @@ def demo_company(tmp_path_factory):
         files.truths,
     )
     con.disconnect()
+
+
+@dataclass
+class DemoFrames:
+    """A generated demo company's files read into pandas (events numbered by ``seq`` in
+    file order, as ingest numbers them), with its planted truths."""
+
+    events: pd.DataFrame
+    transactions: pd.DataFrame
+    feedback: pd.DataFrame
+    customers: pd.DataFrame
+    touchpoints: pd.DataFrame
+    truths: object
+
+    def on(self, con, *names: str) -> dict:
+        """The named frames as tables on an Ibis backend."""
+        return {name: store.put_table(con, name, getattr(self, name)) for name in names}
+
+
+@pytest.fixture(scope="session")
+def demo_frames(tmp_path_factory):
+    """``demo_frames(customers, seed)``: a demo company generated once per test session
+    for each size and seed that any test asks for."""
+    import numpy as np
+
+    from corridor.demo import DemoConfig, generate
+
+    made: dict[tuple[int, int], DemoFrames] = {}
+
+    def make(customers: int, seed: int = 7) -> DemoFrames:
+        if (customers, seed) not in made:
+            out = tmp_path_factory.mktemp(f"demo-{customers}-{seed}")
+            files = generate(out, DemoConfig(customers=customers, seed=seed))
+            events = pd.concat([pd.read_parquet(p) for p in files.events], ignore_index=True)
+            events["seq"] = np.arange(len(events), dtype="int64")
+            made[customers, seed] = DemoFrames(
+                events=events,
+                transactions=pd.concat([pd.read_parquet(p) for p in files.transactions],
+                                       ignore_index=True),
+                feedback=pd.read_csv(files.feedback, parse_dates=["timestamp"],
+                                     dtype={"text": "string", "language": "string"}),
+                customers=pd.read_csv(files.customers, dtype=str),
+                touchpoints=pd.read_csv(files.touchpoints, dtype=str),
+                truths=files.truths,
+            )
+        return made[customers, seed]
+
+    return make
+
+
+@pytest.fixture
+def duck():
+    """Frames on an in-memory DuckDB: the cases that need not run on every engine."""
+    import ibis
+
+    con = ibis.duckdb.connect()
+    made = []
+
+    def put_frame(frame: pd.DataFrame):
+        made.append(f"t{len(made)}")
+        text = {c: "string" for c in frame.columns if frame[c].dtype == object}
+        return store.put_table(con, made[-1], frame.astype(text))
+
+    yield put_frame
+    con.disconnect()

@@ -13,8 +13,6 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from corridor import store
-from corridor.demo import DemoConfig, generate
 from corridor.drivers import SCORE_FEATURES, churn_drivers, score_drivers, support_cases
 from corridor.errors import AnalysisError, InputError
 from corridor.satisfaction import feedback_journeys
@@ -264,17 +262,11 @@ def test_a_feature_that_separates_leavers_is_named_as_the_problem():
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    files = generate(tmp_path_factory.mktemp("demo"), DemoConfig(customers=20000, seed=7))
-    events = pd.concat([pd.read_parquet(p) for p in files.events], ignore_index=True)
-    events["seq"] = np.arange(len(events), dtype="int64")
+def demo(demo_frames):
+    frames = demo_frames(20000)
     con = ibis.duckdb.connect()
-    yield (
-        store.put_table(con, "events", events),
-        store.put_table(con, "feedback", pd.read_csv(files.feedback, parse_dates=["timestamp"])),
-        store.put_table(con, "touchpoints", pd.read_csv(files.touchpoints, dtype=str)),
-        files.truths.drivers,
-    )
+    tables = frames.on(con, "events", "feedback", "touchpoints")
+    yield tables["events"], tables["feedback"], tables["touchpoints"], frames.truths.drivers
     con.disconnect()
 
 

@@ -5,14 +5,12 @@ the demo's planted fixes."""
 import datetime as dt
 import math
 
-import ibis
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
 from corridor import incidents as inc
-from corridor import store
 from corridor.demo import DemoConfig, generate
 from corridor.effects import (
     Control, Scale, Verdict, before_after, measure_action_effect, measure_completed_actions,
@@ -49,21 +47,6 @@ def before_and_after(touchpoint, channel, before, after, waits=(None, None)):
 RNG = np.random.default_rng(5)
 WAITS_BEFORE = RNG.gamma(4.0, 150.0, 500).round()
 WAITS_AFTER = RNG.gamma(4.0, 75.0, 500).round()
-
-
-@pytest.fixture
-def duck():
-    """Frames on an in-memory DuckDB: the cases that need not run on every engine."""
-    con = ibis.duckdb.connect()
-    made = []
-
-    def put_frame(frame: pd.DataFrame):
-        made.append(f"t{len(made)}")
-        text = {c: "string" for c in frame.columns if frame[c].dtype == object}
-        return store.put_table(con, made[-1], frame.astype(text))
-
-    yield put_frame
-    con.disconnect()
 
 
 def hand_made_events() -> pd.DataFrame:

@@ -4,12 +4,10 @@ exception."""
 
 import datetime as dt
 
-import ibis
 import numpy as np
 import pandas as pd
 import pytest
 
-from corridor import store
 from corridor.errors import AnalysisError, InputError
 from corridor.exceptions import (
     ChartSettings, Direction, Metric, daily_metrics, detect_exceptions, first_alarm_on_or_after,
@@ -17,21 +15,6 @@ from corridor.exceptions import (
 from helpers import canonical_events
 
 MONDAY = dt.date(2024, 1, 1)
-
-
-@pytest.fixture
-def duck():
-    """Frames on an in-memory DuckDB: the cases that need not run on every engine."""
-    con = ibis.duckdb.connect()
-    made = []
-
-    def put_frame(frame: pd.DataFrame):
-        made.append(f"t{len(made)}")
-        text = {c: "string" for c in frame.columns if frame[c].dtype == object}
-        return store.put_table(con, made[-1], frame.astype(text))
-
-    yield put_frame
-    con.disconnect()
 
 
 def day_events(per_day, touchpoint="login", start=MONDAY, wait=None):

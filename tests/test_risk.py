@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from corridor import store
-from corridor.demo import DemoConfig, generate
 from corridor.errors import AnalysisError, InputError
 from corridor.risk import (
     DEFAULT_ACTION,
@@ -213,19 +212,10 @@ def test_holdout_metrics_have_known_answers():
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    files = generate(tmp_path_factory.mktemp("risk-demo"), DemoConfig(customers=6000, seed=7))
-    events = pd.concat([pd.read_parquet(p) for p in files.events], ignore_index=True)
-    events["seq"] = np.arange(len(events), dtype="int64")
-    transactions = pd.concat([pd.read_parquet(p) for p in files.transactions], ignore_index=True)
-    feedback = pd.read_csv(files.feedback, parse_dates=["timestamp"])
+def demo(demo_frames):
+    frames = demo_frames(6000)
     con = ibis.duckdb.connect()
-    yield RiskTables(
-        events=store.put_table(con, "events", events),
-        feedback=store.put_table(con, "feedback", feedback),
-        transactions=store.put_table(con, "transactions", transactions),
-        touchpoints=store.put_table(con, "touchpoints", pd.read_csv(files.touchpoints, dtype=str)),
-    )
+    yield RiskTables(**frames.on(con, "events", "feedback", "transactions", "touchpoints"))
     con.disconnect()
 
 

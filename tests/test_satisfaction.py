@@ -12,8 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from corridor import store
-from corridor.demo import DemoConfig, generate
 from corridor.errors import AnalysisError, InputError
 from corridor.satisfaction import (
     FEATURE_NAMES,
@@ -327,18 +325,12 @@ def test_bad_journey_arguments_are_one_sentence(kwargs, message):
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    files = generate(tmp_path_factory.mktemp("demo"), DemoConfig(customers=8000, seed=7))
-    events = pd.concat([pd.read_parquet(p) for p in files.events], ignore_index=True)
-    events["seq"] = np.arange(len(events), dtype="int64")
+def demo(demo_frames):
+    frames = demo_frames(8000)
     con = ibis.duckdb.connect()
-    yield (
-        store.put_table(con, "events", events),
-        store.put_table(con, "feedback", pd.read_csv(files.feedback, parse_dates=["timestamp"])),
-        store.put_table(con, "customers", pd.read_csv(files.customers, dtype=str)),
-        store.put_table(con, "touchpoints", pd.read_csv(files.touchpoints, dtype=str)),
-        files.truths,
-    )
+    tables = frames.on(con, "events", "feedback", "customers", "touchpoints")
+    yield (tables["events"], tables["feedback"], tables["customers"], tables["touchpoints"],
+           frames.truths)
     con.disconnect()
 
 
