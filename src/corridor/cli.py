@@ -209,10 +209,36 @@ def demo(
         return
     typer.echo(built.summary())
     if not no_serve:
-        typer.echo(
-            "The web app arrives with issue #6; until then the results are in"
-            f" {built.analysis_path} and the project is {built.project}."
-        )
+        _serve(built.project, "127.0.0.1", 8000)
+
+
+@app.command()
+def serve(
+    project: Annotated[Path, typer.Argument(help="The project file.")],
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the web app on a project (log in with the one-time password it prints)."""
+    _serve(project, host, port)
+
+
+def _serve(project: Path, host: str, port: int) -> None:
+    """Start the web app. The session secret comes from CORRIDOR_SECRET, else a fresh
+    random one (sessions then end with the process); the admin password from
+    CORRIDOR_PASSWORD, else a one-time password printed here."""
+    import os
+    import secrets
+
+    import uvicorn
+
+    from .web import create_app
+
+    secret = os.environ.get("CORRIDOR_SECRET") or secrets.token_urlsafe(32)
+    password = os.environ.get("CORRIDOR_PASSWORD") or secrets.token_urlsafe(12)
+    web_app = create_app(project, secret=secret, users={"admin": password})
+    shown = "(from CORRIDOR_PASSWORD)" if os.environ.get("CORRIDOR_PASSWORD") else password
+    typer.echo(f"corridor is at http://{host}:{port}/ — log in as admin with {shown}")
+    uvicorn.run(web_app, host=host, port=port, log_level="warning")
 
 
 # -- analytics ------------------------------------------------------------------------

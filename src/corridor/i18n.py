@@ -1,0 +1,83 @@
+"""The web app's languages: our own message catalogs (``locales/<lang>.json``) and
+locale-aware numbers and dates through Babel.
+
+A :class:`Translator` looks keys up in one catalog. In strict mode (the tests) a key
+missing from the catalog raises :class:`MissingTranslation`, so untranslated text is a
+test failure; otherwise it falls back to English, then to the key itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
+
+from .errors import CorridorError
+
+LANGUAGES = ("en", "ar", "ru")
+DEFAULT_LANGUAGE = "en"
+RIGHT_TO_LEFT = frozenset({"ar"})
+LOCALES_DIR = Path(__file__).parent / "locales"
+
+
+class MissingTranslation(CorridorError, KeyError):
+    """A message key is not in a language's catalog."""
+
+
+@lru_cache(maxsize=None)
+def catalog(lang: str) -> dict[str, str]:
+    """The message catalog of ``lang`` (read once)."""
+    if lang not in LANGUAGES:
+        raise CorridorError(f"The language must be one of {', '.join(LANGUAGES)}; got {lang!r}.")
+    with open(LOCALES_DIR / f"{lang}.json", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def choose(requested: str | None, remembered: str | None = None) -> str:
+    """The language to use: the requested one if we have it, else the remembered one,
+    else English."""
+    for lang in (requested, remembered):
+        if lang in LANGUAGES:
+            return lang
+    return DEFAULT_LANGUAGE
+
+
+@dataclass(frozen=True)
+class Translator:
+    lang: str
+    strict: bool = False
+
+    @property
+    def direction(self) -> str:
+        return "rtl" if self.lang in RIGHT_TO_LEFT else "ltr"
+
+    def __call__(self, key: str, **values) -> str:
+        text = catalog(self.lang).get(key)
+        if text is None:
+            if self.strict:
+                raise MissingTranslation(f"The {self.lang} catalog has no message {key!r}.")
+            text = catalog(DEFAULT_LANGUAGE).get(key, key)
+        return text.format(**values) if values else text
+
+    def number(self, value: float | int | None, digits: int = 0) -> str:
+        if value is None:
+            return "—"
+        pattern = "#,##0" + ("." + "0" * digits if digits else "")
+        return format_decimal(value, format=pattern, locale=self.lang)
+
+    def percent(self, share: float | None, digits: int = 0) -> str:
+        if share is None:
+            return "—"
+        pattern = "#,##0" + ("." + "0" * digits if digits else "") + "%"
+        return format_percent(share, format=pattern, locale=self.lang)
+
+    def date(self, value: dt.date | None) -> str:
+        return "—" if value is None else format_date(value, "medium", locale=self.lang)
+
+    def datetime(self, value: dt.datetime | None) -> str:
+        return "—" if value is None else format_datetime(value, "medium", locale=self.lang)
