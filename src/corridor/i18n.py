@@ -64,6 +64,20 @@ class Translator:
             text = catalog(DEFAULT_LANGUAGE).get(key, key)
         return text.format(**values) if values else text
 
+    def label(self, prefix: str, name: str | None) -> str:
+        """The translated name of a value the library names (a level, a tier, a driver),
+        or the value itself when our catalogs do not know it (data, not our text)."""
+        if name is None:
+            return "—"
+        key = f"{prefix}.{name}"
+        return self(key) if key in catalog(DEFAULT_LANGUAGE) else name
+
+    def interval(self, low: float | None, high: float | None, digits: int = 0,
+                 percent: bool = False) -> str:
+        """A confidence interval, its ends formatted for the language."""
+        fmt = self.percent if percent else self.number
+        return self("format.interval", low=fmt(low, digits), high=fmt(high, digits))
+
     def number(self, value: float | int | None, digits: int = 0) -> str:
         if value is None:
             return "—"

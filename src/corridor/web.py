@@ -1,9 +1,14 @@
 """The web app: FastAPI with server-rendered Jinja templates, htmx for interaction, and
 every asset served from ``static/`` (no CDN).
 
-This first slice has a login (a signed session cookie; CSRF tokens on every form), a
-logout, and the overview: the corridor's health at a glance, computed once per app start
-from the library and kept in ``app.state``. The project is read read-only.
+This slice has a login (a signed session cookie; CSRF tokens on every form), a logout,
+the overview (the corridor's health at a glance), the customers page (levels and
+relations, value, profitability, service tiers, target segments, revenue at risk), the
+experience page (NPS, CSAT, CES with intervals and their drivers) and the actions page
+(incidents with their 5-Whys trees and actions; forms to open an incident and add a why).
+The computed pages are computed lazily, once per app start, and kept in ``app.state``.
+The project is read read-only; a write opens it read-write for the write alone and
+drops the cached pages that show incidents.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 from fastapi import FastAPI, Request
@@ -26,6 +32,11 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from . import i18n
 from .errors import CorridorError, InputError
+
+if TYPE_CHECKING:
+    from .customers import CustomerSummary
+    from .experience import ExperienceReport
+    from .portfolio import ValueReport
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -123,6 +134,119 @@ def compute_overview(project_path: Path) -> Overview:
     )
 
 
+# ---- the customers page -----------------------------------------------------------------
+
+HOLDOUT_DAYS = 92  # the last quarter of purchases checks the CLV forecast
+MIN_HISTORY_DAYS = 2 * HOLDOUT_DAYS  # less history than this: no holdout
+
+
+@dataclass(frozen=True)
+class CustomersPage:
+    summary: CustomerSummary
+    value: ValueReport
+    until: dt.date | None  # the CLV holdout starts the day after; None: no holdout
+    computed_at: dt.datetime
+
+
+def holdout_cut_off(transactions) -> dt.date | None:
+    """The day the CLV is fitted up to, leaving the last quarter of purchases to check the
+    forecast against; None when the history is too short for that."""
+    row = transactions.aggregate(
+        first=transactions.timestamp.min(), last=transactions.timestamp.max()
+    ).to_pyarrow().to_pylist()[0]
+    first, last = row["first"], row["last"]
+    if first is None or last is None or (last - first).days < MIN_HISTORY_DAYS:
+        return None
+    return (last - dt.timedelta(days=HOLDOUT_DAYS)).date()
+
+
+def compute_customers(project_path: Path) -> CustomersPage:
+    """Everything the customers page shows, from the library, reading the project read-only."""
+    from .customers import customer_summary
+    from .portfolio import ValueSettings, customer_value
+    from .store import Project
+
+    with Project.open(project_path, read_only=True) as p:
+        transactions = p.table("transactions")
+        until = holdout_cut_off(transactions)
+        value = customer_value(
+            events=p.table("events"), transactions=transactions,
+            customers=p.table("customers"), feedback=p.table("feedback"),
+            settings=ValueSettings(until=until, goal=planted_goal(p)),
+        )
+        summary = customer_summary(p.table("customers"))
+    return CustomersPage(summary, value, until, _now())
+
+
+# ---- the experience page ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExperiencePage:
+    report: ExperienceReport | None  # None: the feedback holds no scores
+    computed_at: dt.datetime
+
+
+def compute_experience(project_path: Path) -> ExperiencePage:
+    """Scores by segment and their drivers, from the library, reading read-only."""
+    from .experience import customer_experience
+    from .store import Project
+
+    with Project.open(project_path, read_only=True) as p:
+        try:
+            report = customer_experience(
+                events=p.table("events"), feedback=p.table("feedback"),
+                customers=p.table("customers"), touchpoints=p.table("touchpoints"),
+                by=("segment",),
+            )
+        except CorridorError:  # no NPS, CSAT or CES answers
+            report = None
+    return ExperiencePage(report, _now())
+
+
+# ---- the actions page -------------------------------------------------------------------
+
+
+def incidents_open_first(incidents) -> list:
+    """Incidents not yet closed first; within each group the newest first."""
+    from .incidents import IncidentStatus
+
+    return sorted(incidents, key=lambda i: (i.status == IncidentStatus.CLOSED,
+                                            -i.opened_at.timestamp(), -i.incident_id))
+
+
+def read_actions(project_path: Path) -> tuple[list, list[str]]:
+    """Every incident (open first) and the known touchpoints, read read-only."""
+    from .incidents import list_incidents
+    from .store import Project
+
+    with Project.open(project_path, read_only=True) as p:
+        incidents = incidents_open_first(list_incidents(p))
+        touchpoints = [r[0] for r in p.con.execute(
+            "SELECT DISTINCT touchpoint FROM touchpoints ORDER BY touchpoint").fetchall()]
+    return incidents, touchpoints
+
+
+def flat_whys(whys) -> list:
+    """The whys of a tree, each before the whys that explain it."""
+    out: list = []
+    for why in whys:
+        out.append(why)
+        out.extend(flat_whys(why.causes))
+    return out
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+def _optional(form: dict, name: str) -> str | None:
+    value = form.get(name)
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip()
+
+
 # ---- the app -----------------------------------------------------------------------------
 
 
@@ -159,13 +283,30 @@ def create_app(
     )
     templates = Jinja2Templates(env=env)
     app.state.overview = None
-    lock = threading.Lock()
+    app.state.customers = None
+    app.state.experience = None
+    # One project access at a time: DuckDB will not open a file read-write while this
+    # process holds it read-only, and the first request of a page computes it once.
+    lock = threading.RLock()
+
+    def cached(name: str, compute):
+        with lock:
+            if getattr(app.state, name) is None:
+                setattr(app.state, name, compute(project_path))
+            return getattr(app.state, name)
 
     def overview() -> Overview:
+        return cached("overview", compute_overview)
+
+    def write(change) -> None:
+        """Open the project read-write for ``change`` alone, then drop the cached pages
+        that show incidents."""
+        from .store import Project
+
         with lock:
-            if app.state.overview is None:
-                app.state.overview = compute_overview(project_path)
-            return app.state.overview
+            with Project.open(project_path) as p:
+                change(p)
+            app.state.overview = None
 
     def translator(request: Request) -> i18n.Translator:
         lang = i18n.choose(request.query_params.get("lang"), request.session.get("lang"))
@@ -244,5 +385,83 @@ def create_app(
         if not request.session.get("user"):
             return RedirectResponse("/login", status_code=303)
         return render(request, "overview.html", t, o=overview())
+
+    @app.get("/customers", response_class=HTMLResponse)
+    def customers_page(request: Request):
+        t = translator(request)
+        if not request.session.get("user"):
+            return RedirectResponse("/login", status_code=303)
+        return render(request, "customers.html", t, c=cached("customers", compute_customers))
+
+    @app.get("/experience", response_class=HTMLResponse)
+    def experience_page(request: Request):
+        t = translator(request)
+        if not request.session.get("user"):
+            return RedirectResponse("/login", status_code=303)
+        return render(request, "experience.html", t,
+                      e=cached("experience", compute_experience))
+
+    def actions_page(request: Request, t: i18n.Translator, status: int = 200,
+                     error: str | None = None, form: dict | None = None):
+        with lock:
+            incidents, touchpoints = read_actions(project_path)
+        return render(request, "actions.html", t, status=status, incidents=incidents,
+                      touchpoints=touchpoints, error=error, form=form or {},
+                      flat_whys=flat_whys)
+
+    @app.get("/actions", response_class=HTMLResponse)
+    def actions(request: Request):
+        t = translator(request)
+        if not request.session.get("user"):
+            return RedirectResponse("/login", status_code=303)
+        return actions_page(request, t)
+
+    @app.post("/actions/incidents")
+    async def new_incident(request: Request):
+        from .incidents import open_incident
+
+        t = translator(request)
+        if not request.session.get("user"):
+            return RedirectResponse("/login", status_code=303)
+        ok, form = await csrf_ok(request)
+        if not ok:
+            return forbidden(t)
+        title = _optional(form, "title")
+        if title is None:
+            return actions_page(request, t, status=400, error=t("actions.title_required"),
+                                form=form)
+        ids: list[int] = []
+        try:
+            write(lambda p: ids.append(open_incident(
+                p, title, touchpoint=_optional(form, "touchpoint"),
+                description=_optional(form, "description")).incident_id))
+        except InputError:
+            return actions_page(request, t, status=400, error=t("actions.invalid"), form=form)
+        return RedirectResponse(f"/actions#incident-{ids[0]}", status_code=303)
+
+    @app.post("/actions/incidents/{incident_id}/whys")
+    async def new_why(request: Request, incident_id: int):
+        from .incidents import add_why
+
+        t = translator(request)
+        if not request.session.get("user"):
+            return RedirectResponse("/login", status_code=303)
+        ok, form = await csrf_ok(request)
+        if not ok:
+            return forbidden(t)
+        statement = _optional(form, "statement")
+        if statement is None:
+            return actions_page(request, t, status=400,
+                                error=t("actions.statement_required"))
+        parent = _optional(form, "parent_id")
+        if parent is not None and not parent.isdigit():
+            return actions_page(request, t, status=400, error=t("actions.invalid"))
+        try:
+            write(lambda p: add_why(
+                p, incident_id, statement, parent_id=None if parent is None else int(parent),
+                is_root_cause=form.get("root_cause") == "on"))
+        except InputError:
+            return actions_page(request, t, status=400, error=t("actions.invalid"))
+        return RedirectResponse(f"/actions#incident-{incident_id}", status_code=303)
 
     return app

@@ -1,0 +1,191 @@
+"""The web app's customers, experience and actions pages: each behind the login, each in
+English, Arabic (right to left) and Russian with untranslated text as a failure, and the
+actions page's forms writing to the project with CSRF tokens and escaped output."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from corridor import i18n
+from corridor.demo import DemoConfig
+from corridor.incidents import list_incidents
+from corridor.showcase import build_demo
+from corridor.store import Project
+from corridor.web import create_app
+
+from test_web import USERS, csrf_from, login
+
+PAGES = ("/customers", "/experience", "/actions")
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A demo company of its own: the tests below write incidents to it."""
+    built = build_demo(tmp_path_factory.mktemp("web-pages") / "company.duckdb",
+                       DemoConfig(customers=1500, seed=2))
+    return built.project
+
+
+@pytest.fixture(scope="module")
+def app(project):
+    return create_app(project, secret="pages secret", users=USERS, strict_i18n=True)
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_needs_a_login(client, page):
+    response = client.get(page, follow_redirects=False)
+    assert response.status_code in (302, 303, 307)
+    assert response.headers["location"].endswith("/login")
+
+
+@pytest.mark.parametrize("lang", ["en", "ar", "ru"])
+@pytest.mark.parametrize("page", PAGES)
+def test_each_page_renders_in_every_language(client, page, lang):
+    login(client, lang=lang)
+    response = client.get(page, params={"lang": lang})
+    assert response.status_code == 200, response.text[:500]
+    direction = "rtl" if lang == "ar" else "ltr"
+    assert f'<html lang="{lang}" dir="{direction}">' in response.text
+    title = {"/customers": "customers.title", "/experience": "experience.title",
+             "/actions": "actions.title"}[page]
+    assert f"<h1>{i18n.catalog(lang)[title]}" in response.text
+    # the navigation marks the page we are on, and only it
+    assert re.findall(r'<a href="([^"]+)" aria-current="page"', response.text) == [page]
+    assert "https://" not in response.text
+
+
+def test_the_overview_is_marked_in_the_navigation(client):
+    login(client)
+    page = client.get("/")
+    assert re.findall(r'<a href="([^"]+)" aria-current="page"', page.text) == ["/"]
+    for href in PAGES:
+        assert f'<a href="{href}"' in page.text
+
+
+def test_the_customers_page_ranks_the_planted_enterprise_segment_first(client, app):
+    login(client)
+    page = client.get("/customers", params={"lang": "en"})
+    assert page.status_code == 200
+    first = re.search(r'data-target="1"><bdi>([^<]*)</bdi>', page.text)
+    assert first and first.group(1) == "enterprise"
+    c = app.state.customers
+    assert c.value.targets.segments[0].segment == "enterprise"
+    assert c.summary.customers > 0 and c.value.lifetime.customers > 0
+    if c.value.lifetime.holdout is not None:
+        assert 'data-metric="holdout_actual"' in page.text
+    # computed once per app start
+    client.get("/customers")
+    assert app.state.customers is c
+
+
+def test_the_experience_page_shows_scores_with_intervals_and_drivers(client, app):
+    login(client)
+    page = client.get("/experience", params={"lang": "en"})
+    report = app.state.experience.report
+    assert report is not None
+    for s in report.scores:
+        assert f'data-metric="{s.metric.value}"' in page.text
+    assert "failed_contacts" in page.text  # the planted driver of NPS is among the top ones
+    assert " to " in page.text  # intervals
+
+
+def test_the_actions_page_lists_the_demo_incidents_with_their_root_causes(client, project):
+    login(client)
+    page = client.get("/actions", params={"lang": "en"})
+    assert page.status_code == 200
+    with Project.open(project, read_only=True) as p:
+        incidents = list_incidents(p)
+    assert incidents
+    for incident in incidents:
+        assert f'id="incident-{incident.incident_id}"' in page.text
+    assert "There is no forecast of calls per hour." in page.text
+    assert page.text.count('data-root-cause="true"') >= 3
+    # open incidents come before closed ones
+    statuses = re.findall(r'class="card incident" id="incident-\d+" data-status="(\w+)"', page.text)
+    assert "closed" in statuses
+    first_closed = statuses.index("closed")
+    assert all(s == "closed" for s in statuses[first_closed:])
+    assert 'data-verdict="improved"' in page.text
+
+
+def test_forms_without_the_csrf_token_are_refused(client, project):
+    login(client)
+    client.get("/actions")
+    with Project.open(project, read_only=True) as p:
+        before = len(list_incidents(p))
+    refused = client.post("/actions/incidents", data={"title": "no token"},
+                          follow_redirects=False)
+    assert refused.status_code == 403
+    forged = client.post("/actions/incidents", data={"title": "forged", "csrf_token": "x"},
+                         follow_redirects=False)
+    assert forged.status_code == 403
+    why = client.post("/actions/incidents/1/whys", data={"statement": "no token"},
+                      follow_redirects=False)
+    assert why.status_code == 403
+    with Project.open(project, read_only=True) as p:
+        assert len(list_incidents(p)) == before
+
+
+def test_opening_an_incident_and_adding_whys_through_the_forms(client, app, project):
+    login(client)
+    assert client.get("/").status_code == 200
+    open_before = len(app.state.overview.open_incidents)
+    page = client.get("/actions")
+    token = csrf_from(page.text)
+    response = client.post("/actions/incidents", follow_redirects=False, data={
+        "csrf_token": token, "title": f"{XSS} slow refunds", "touchpoint": "billing_dispute",
+        "description": "Refunds take weeks."})
+    assert response.status_code == 303
+    incident_id = int(re.search(r"#incident-(\d+)$", response.headers["location"]).group(1))
+    # the overview's open-incident count is recomputed
+    assert app.state.overview is None
+    assert len(overview_open(client, app)) == open_before + 1
+
+    response = client.post(f"/actions/incidents/{incident_id}/whys", follow_redirects=False,
+                           data={"csrf_token": token, "statement": f"{XSS} refunds queue",
+                                 "parent_id": ""})
+    assert response.status_code == 303
+    with Project.open(project, read_only=True) as p:
+        first = [i for i in list_incidents(p) if i.incident_id == incident_id][0].whys[0]
+    response = client.post(f"/actions/incidents/{incident_id}/whys", follow_redirects=False,
+                           data={"csrf_token": token, "statement": "One clerk approves them all",
+                                 "parent_id": str(first.why_id), "root_cause": "on"})
+    assert response.status_code == 303
+    with Project.open(project, read_only=True) as p:
+        incident = [i for i in list_incidents(p) if i.incident_id == incident_id][0]
+    assert incident.title == f"{XSS} slow refunds"
+    assert incident.touchpoint == "billing_dispute"
+    (why,) = incident.whys
+    assert why.statement == f"{XSS} refunds queue" and not why.is_root_cause
+    (cause,) = why.causes
+    assert cause.is_root_cause and cause.statement == "One clerk approves them all"
+
+    page = client.get("/actions", params={"lang": "en"})
+    assert XSS not in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt; slow refunds" in page.text
+    assert "&lt;img src=x onerror=alert(1)&gt; refunds queue" in page.text
+    assert f'id="why-{cause.why_id}" class="root-cause" data-root-cause="true"' in page.text
+
+
+def overview_open(client, app):
+    assert client.get("/").status_code == 200
+    return app.state.overview.open_incidents
+
+
+def test_an_empty_title_is_refused_with_a_message(client):
+    login(client)
+    token = csrf_from(client.get("/actions").text)
+    response = client.post("/actions/incidents", data={"csrf_token": token, "title": "  "},
+                           follow_redirects=False)
+    assert response.status_code == 400
+    assert "An incident needs a title." in response.text
