@@ -43,7 +43,6 @@ TEMPLATES_DIR = PACKAGE_DIR / "templates"
 STATIC_DIR = PACKAGE_DIR / "static"
 SESSION_COOKIE = "corridor_session"
 SESSION_MAX_AGE = 8 * 60 * 60  # seconds: one working day
-DEMO_USERS = {"demo": "demo"}  # until accounts and roles arrive (#7)
 
 
 # ---- the overview ------------------------------------------------------------------------
@@ -254,13 +253,13 @@ def create_app(
     project_path: Path,
     *,
     secret: str,
-    users: dict[str, str] | None = None,
+    users: dict[str, str],
     strict_i18n: bool = False,
 ) -> FastAPI:
     """The web app for the project at ``project_path``.
 
     ``secret`` signs the session cookie and must not be empty. ``users`` maps user names
-    to passwords; without it the demo login (demo / demo) is the only account.
+    to passwords (until accounts and roles arrive with issue #7); none may be empty.
     ``strict_i18n`` makes a message missing from a catalog an error (the tests use it).
     """
     if not isinstance(secret, str) or not secret.strip():
@@ -268,7 +267,9 @@ def create_app(
     project_path = Path(project_path)
     if not project_path.exists():
         raise InputError(f"There is no project at {project_path}.")
-    accounts = dict(DEMO_USERS if users is None else users)
+    if not users or not all(isinstance(p, str) and p for p in users.values()):
+        raise InputError("The web server needs at least one account, each with a password.")
+    accounts = dict(users)
 
     app = FastAPI(title="corridor", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
