@@ -8,8 +8,9 @@ STAMP := $(VENV)/.installed-stamp
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt scripts/ensure-java.sh
+$(STAMP): pyproject.toml constraints.txt scripts/ensure-java.sh scripts/ensure-chromium.sh
 	bash scripts/ensure-java.sh
+	bash scripts/ensure-chromium.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'

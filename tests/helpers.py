@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -59,3 +60,41 @@ def timed_events(rows, unit: str = "min", seqs=None, start: pd.Timestamp = START
     if seqs is not None:
         frame["seq"] = seqs
     return canonical_events(frame)
+
+
+# -- a real server --------------------------------------------------------------------
+
+
+@contextmanager
+def served(project: Path, password: str):
+    """``corridor serve PROJECT`` on a free loopback port, as a user starts it; yields its
+    base URL once it answers, and stops it afterwards."""
+    import os
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CORRIDOR_PASSWORD": password, "CORRIDOR_SECRET": "s" * 40}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "corridor", "serve", str(project), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                httpx.get(base + "/login", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"corridor serve did not start: {proc.stderr.read()}")
+                time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
