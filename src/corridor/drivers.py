@@ -205,21 +205,8 @@ def score_drivers(
     y = score[on_scale].to_numpy(dtype=float)
     unit = f"{chosen.value} points"
     fitted = _fit(frame, y, names, logistic=False, level=level, what=f"{chosen.value} responses")
-    return Drivers(
-        outcome=f"{chosen.value} score",
-        model="ols",
-        effect_unit=unit,
-        observations=len(y),
-        clusters=fitted.clusters,
-        left_out=left_out,
-        outcome_mean=float(y.mean()),
-        fit=fitted.fit,
-        intercept=fitted.intercept,
-        confidence=level,
-        drivers=_drivers(fitted, unit),
-        touchpoints=_presence_effects(frame["touchpoints_visited"], y, level, min_presence),
-        dropped=fitted.dropped,
-    )
+    return _result(f"{chosen.value} score", "ols", unit, fitted, frame, y, left_out, level,
+                   min_presence)
 
 
 def _one_metric(journeys: ir.Table, metric: Metric | str | None) -> Metric:
@@ -329,9 +316,15 @@ def churn_drivers(
     days = within / dt.timedelta(days=1)
     unit = "log-odds of churn"
     fitted = _fit(frame, y, names, logistic=True, level=level, what="support cases")
+    return _result(f"churn within {days:g} days of a support case", "logistic", unit, fitted,
+                   frame, y, left_out, level, min_presence)
+
+
+def _result(outcome, model, unit, fitted, frame, y, left_out, level, min_presence) -> Drivers:
+    """The typed result of a fit, with the presence effects of the same rows."""
     return Drivers(
-        outcome=f"churn within {days:g} days of a support case",
-        model="logistic",
+        outcome=outcome,
+        model=model,
         effect_unit=unit,
         observations=len(y),
         clusters=fitted.clusters,
