@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -161,3 +162,76 @@ def duck():
 
     yield put_frame
     con.disconnect()
+
+
+# -- a real browser on a real server (shared by every browser test module) -------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).parent / "artifacts" / "screenshots"
+BROWSER_PASSWORD = "browser horse"
+
+
+@pytest.fixture(scope="session")
+def browser_base(tmp_path_factory):
+    """``corridor serve`` on a small demo company; yields its base URL."""
+    from corridor.demo import DemoConfig
+    from corridor.showcase import build_demo
+    from helpers import served
+
+    built = build_demo(tmp_path_factory.mktemp("browser") / "company.duckdb",
+                       DemoConfig(customers=1200, seed=6))
+    with served(built.project, BROWSER_PASSWORD) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, browser_base):
+    """A logged-in page that records every console error, page error and failed request
+    in ``page.problems``; a test ends with ``assert page.problems == []``."""
+    context = browser.new_context(base_url=browser_base)
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+    tab.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    tab.on("requestfailed", lambda r: None if _favicon_cut_short(r) else problems.append(
+        f"failed: {r.url} ({r.failure})"))
+    tab.on("response", lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
+    tab.goto("/login")
+    tab.fill("input[name=username]", "admin")
+    tab.fill("input[name=password]", BROWSER_PASSWORD)
+    tab.click("button[type=submit]")
+    tab.wait_for_url(browser_base + "/")
+    tab.problems = problems
+    yield tab
+    context.close()
+
+
+def _favicon_cut_short(request) -> bool:
+    """Chromium fetches the icon lazily and drops the fetch when the test moves on to
+    the next page: not a failure of the app."""
+    return request.url.endswith("/favicon.svg") and request.failure == "net::ERR_ABORTED"
+
+
+@pytest.fixture(scope="session")
+def web_demo(tmp_path_factory) -> Path:
+    """A demo company's project file for web tests that only read it."""
+    from corridor.demo import DemoConfig
+    from corridor.showcase import build_demo
+
+    built = build_demo(tmp_path_factory.mktemp("web-demo") / "company.duckdb",
+                       DemoConfig(customers=1500, seed=2))
+    return built.project

@@ -17,6 +17,7 @@ from corridor.incidents import open_incident
 from corridor.showcase import build_demo
 from corridor.store import Project
 from corridor.web import create_app
+from corridor.web_filters import PageFilters
 
 USERS = {"ana": "correct horse"}
 XSS_TITLE = "<script>alert('x')</script> queue at the counter"
@@ -110,7 +111,7 @@ def test_login_works_and_sets_a_safe_cookie(client):
 
 
 def overview_numbers(app) -> dict:
-    o = app.state.overview
+    o = app.state.site.computed("overview", PageFilters())
     assert o is not None
     return {"cases": o.cases, "events": o.events}
 
@@ -135,14 +136,14 @@ def test_the_overview_renders_in_every_language(client, app, lang):
 def test_russian_numbers_are_grouped_the_russian_way(client, app):
     login(client)
     page = client.get("/", params={"lang": "ru"})
-    cases = app.state.overview.cases
+    cases = app.state.site.computed("overview", PageFilters()).cases
     assert f"{cases // 1000}\u00a0{cases % 1000:03d}" in page.text
 
 
 def test_the_overview_holds_the_corridor_health(client, app):
     login(client)
     client.get("/")
-    o = app.state.overview
+    o = app.state.site.computed("overview", PageFilters())
     assert o.cases > 0 and o.events >= o.cases
     assert o.goal is not None and o.basic
     assert o.scores["nps"] is not None and o.scores["nps"].responses > 0
@@ -165,8 +166,15 @@ def test_every_catalog_has_the_same_keys():
 
 def test_the_catalog_files_are_json_objects():
     for lang in i18n.LANGUAGES:
-        with open(i18n.LOCALES_DIR / f"{lang}.json", encoding="utf-8") as f:
-            assert isinstance(json.load(f), dict)
+        for path in i18n.catalog_files(lang):
+            with open(path, encoding="utf-8") as f:
+                assert isinstance(json.load(f), dict), path
+
+
+def test_every_page_catalog_exists_in_every_language():
+    pages = {p.name for p in (i18n.LOCALES_DIR / "en").glob("*.json")}
+    for lang in i18n.LANGUAGES:
+        assert {p.name for p in (i18n.LOCALES_DIR / lang).glob("*.json")} == pages, lang
 
 
 def test_a_missing_message_is_an_error_in_strict_mode():

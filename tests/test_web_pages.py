@@ -15,6 +15,7 @@ from corridor.incidents import list_incidents
 from corridor.showcase import build_demo
 from corridor.store import Project
 from corridor.web import create_app
+from corridor.web_filters import PageFilters
 
 from test_web import USERS, csrf_from, login
 
@@ -78,20 +79,20 @@ def test_the_customers_page_ranks_the_planted_enterprise_segment_first(client, a
     assert page.status_code == 200
     first = re.search(r'data-target="1"><bdi>([^<]*)</bdi>', page.text)
     assert first and first.group(1) == "enterprise"
-    c = app.state.customers
+    c = app.state.site.computed("customers")
     assert c.value.targets.segments[0].segment == "enterprise"
     assert c.summary.customers > 0 and c.value.lifetime.customers > 0
     if c.value.lifetime.holdout is not None:
         assert 'data-metric="holdout_actual"' in page.text
     # computed once per app start
     client.get("/customers")
-    assert app.state.customers is c
+    assert app.state.site.computed("customers") is c
 
 
 def test_the_experience_page_shows_scores_with_intervals_and_drivers(client, app):
     login(client)
     page = client.get("/experience", params={"lang": "en"})
-    report = app.state.experience.report
+    report = app.state.site.computed("experience").report
     assert report is not None
     for s in report.scores:
         assert f'data-metric="{s.metric.value}"' in page.text
@@ -139,7 +140,7 @@ def test_forms_without_the_csrf_token_are_refused(client, project):
 def test_opening_an_incident_and_adding_whys_through_the_forms(client, app, project):
     login(client)
     assert client.get("/").status_code == 200
-    open_before = len(app.state.overview.open_incidents)
+    open_before = len(app.state.site.computed("overview", PageFilters()).open_incidents)
     page = client.get("/actions")
     token = csrf_from(page.text)
     response = client.post("/actions/incidents", follow_redirects=False, data={
@@ -148,7 +149,7 @@ def test_opening_an_incident_and_adding_whys_through_the_forms(client, app, proj
     assert response.status_code == 303
     incident_id = int(re.search(r"#incident-(\d+)$", response.headers["location"]).group(1))
     # the overview's open-incident count is recomputed
-    assert app.state.overview is None
+    assert app.state.site.computed("overview", PageFilters()) is None
     assert len(overview_open(client, app)) == open_before + 1
 
     response = client.post(f"/actions/incidents/{incident_id}/whys", follow_redirects=False,
@@ -179,7 +180,7 @@ def test_opening_an_incident_and_adding_whys_through_the_forms(client, app, proj
 
 def overview_open(client, app):
     assert client.get("/").status_code == 200
-    return app.state.overview.open_incidents
+    return app.state.site.computed("overview", PageFilters()).open_incidents
 
 
 def test_an_empty_title_is_refused_with_a_message(client):

@@ -31,11 +31,24 @@ class MissingTranslation(CorridorError, KeyError):
 
 @lru_cache(maxsize=None)
 def catalog(lang: str) -> dict[str, str]:
-    """The message catalog of ``lang`` (read once)."""
+    """The message catalog of ``lang`` (read once): ``locales/<lang>.json`` plus one file
+    per page in ``locales/<lang>/``. A key defined twice is an error."""
     if lang not in LANGUAGES:
         raise CorridorError(f"The language must be one of {', '.join(LANGUAGES)}; got {lang!r}.")
-    with open(LOCALES_DIR / f"{lang}.json", encoding="utf-8") as f:
-        return json.load(f)
+    merged: dict[str, str] = {}
+    for path in catalog_files(lang):
+        with open(path, encoding="utf-8") as f:
+            part = json.load(f)
+        twice = sorted(set(part) & set(merged))
+        if twice:
+            raise CorridorError(f"{path} defines {', '.join(twice)} again.")
+        merged.update(part)
+    return merged
+
+
+def catalog_files(lang: str) -> list[Path]:
+    """The files that make up the catalog of ``lang``."""
+    return [LOCALES_DIR / f"{lang}.json", *sorted((LOCALES_DIR / lang).glob("*.json"))]
 
 
 def choose(requested: str | None, remembered: str | None = None) -> str:

@@ -16,22 +16,24 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import html
+import importlib
 import json
 import secrets
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from . import i18n
 from .errors import CorridorError, InputError
+from .web_filters import PageFilters
+from .web_site import Site
 
 if TYPE_CHECKING:
     from .customers import CustomerSummary
@@ -93,8 +95,9 @@ def planted_goal(project) -> str | None:
     return value.get("goal") if isinstance(value, dict) else None
 
 
-def compute_overview(project_path: Path) -> Overview:
-    """Everything the overview shows, from the library, reading the project read-only."""
+def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -> Overview:
+    """Everything the overview shows for the events that pass ``filters``, from the
+    library, reading the project read-only."""
     from .incidents import IncidentStatus, list_incidents
     from .journeys import analyse
     from .satisfaction import Metric, satisfaction
@@ -102,7 +105,7 @@ def compute_overview(project_path: Path) -> Overview:
 
     with Project.open(project_path, read_only=True) as p:
         goal = planted_goal(p)
-        report = analyse(p.table("events"), customers=p.table("customers"),
+        report = analyse(filters.events(p), customers=p.table("customers"),
                          touchpoints=p.table("touchpoints"), top=1, goal=goal)
         scores: dict[str, Score | None] = {}
         feedback = p.table("feedback")
@@ -235,6 +238,9 @@ def flat_whys(whys) -> list:
     return out
 
 
+INCIDENT_PAGES = ("overview", "departments", "journey")  # pages that show incidents
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
@@ -247,6 +253,9 @@ def _optional(form: dict, name: str) -> str | None:
 
 
 # ---- the app -----------------------------------------------------------------------------
+
+PAGE_MODULES = ("web_map", "web_flow", "web_funnel", "web_journey", "web_personas",
+                "web_departments")  # each adds its routes with register(app, site)
 
 
 def create_app(
@@ -282,64 +291,15 @@ def create_app(
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    templates = Jinja2Templates(env=env)
-    app.state.overview = None
-    app.state.customers = None
-    app.state.experience = None
-    # One project access at a time: DuckDB will not open a file read-write while this
-    # process holds it read-only, and the first request of a page computes it once.
-    lock = threading.RLock()
+    site = Site(project_path, Jinja2Templates(env=env), strict_i18n=strict_i18n)
+    app.state.site = site
+    render, translator, csrf_ok, forbidden = (site.render, site.translator, site.csrf_ok,
+                                              site.forbidden)
 
-    def cached(name: str, compute):
-        with lock:
-            if getattr(app.state, name) is None:
-                setattr(app.state, name, compute(project_path))
-            return getattr(app.state, name)
-
-    def overview() -> Overview:
-        return cached("overview", compute_overview)
-
-    def write(change) -> None:
-        """Open the project read-write for ``change`` alone, then drop the cached pages
-        that show incidents."""
-        from .store import Project
-
-        with lock:
-            with Project.open(project_path) as p:
-                change(p)
-            app.state.overview = None
-
-    def translator(request: Request) -> i18n.Translator:
-        lang = i18n.choose(request.query_params.get("lang"), request.session.get("lang"))
-        request.session["lang"] = lang
-        return i18n.Translator(lang, strict=strict_i18n)
-
-    def csrf_token(request: Request) -> str:
-        token = request.session.get("csrf")
-        if not token:
-            token = secrets.token_urlsafe(32)
-            request.session["csrf"] = token
-        return token
-
-    async def csrf_ok(request: Request) -> tuple[bool, dict]:
-        form = dict(await request.form())
-        sent = form.get("csrf_token")
-        expected = request.session.get("csrf")
-        ok = (isinstance(sent, str) and isinstance(expected, str)
-              and hmac.compare_digest(sent.encode(), expected.encode()))
-        return ok, form
-
-    def render(request: Request, name: str, t: i18n.Translator, status: int = 200, **context):
-        return templates.TemplateResponse(
-            request, name,
-            {"t": t, "lang": t.lang, "dir": t.direction, "languages": i18n.LANGUAGES,
-             "csrf_token": csrf_token(request), "user": request.session.get("user"),
-             "path": request.url.path, **context},
-            status_code=status,
-        )
-
-    def forbidden(t: i18n.Translator) -> Response:
-        return HTMLResponse(t("error.csrf"), status_code=403)
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError):
+        # A bad filter or form value: one clear sentence, never a traceback.
+        return HTMLResponse(f"<!doctype html><p>{html.escape(str(exc))}</p>", status_code=400)
 
     @app.exception_handler(CorridorError)
     async def corridor_error(request: Request, exc: CorridorError):
@@ -383,28 +343,31 @@ def create_app(
     @app.get("/", response_class=HTMLResponse)
     def home(request: Request):
         t = translator(request)
-        if not request.session.get("user"):
-            return RedirectResponse("/login", status_code=303)
-        return render(request, "overview.html", t, o=overview())
+        if (redirect := site.login_redirect(request)):
+            return redirect
+        filters = site.filters(request)
+        return render(request, "overview.html", t, filters=filters,
+                      o=site.cached("overview", compute_overview, filters))
 
     @app.get("/customers", response_class=HTMLResponse)
     def customers_page(request: Request):
         t = translator(request)
-        if not request.session.get("user"):
-            return RedirectResponse("/login", status_code=303)
-        return render(request, "customers.html", t, c=cached("customers", compute_customers))
+        if (redirect := site.login_redirect(request)):
+            return redirect
+        return render(request, "customers.html", t,
+                      c=site.cached("customers", compute_customers))
 
     @app.get("/experience", response_class=HTMLResponse)
     def experience_page(request: Request):
         t = translator(request)
-        if not request.session.get("user"):
-            return RedirectResponse("/login", status_code=303)
+        if (redirect := site.login_redirect(request)):
+            return redirect
         return render(request, "experience.html", t,
-                      e=cached("experience", compute_experience))
+                      e=site.cached("experience", compute_experience))
 
     def actions_page(request: Request, t: i18n.Translator, status: int = 200,
                      error: str | None = None, form: dict | None = None):
-        with lock:
+        with site.lock:
             incidents, touchpoints = read_actions(project_path)
         return render(request, "actions.html", t, status=status, incidents=incidents,
                       touchpoints=touchpoints, error=error, form=form or {},
@@ -413,8 +376,8 @@ def create_app(
     @app.get("/actions", response_class=HTMLResponse)
     def actions(request: Request):
         t = translator(request)
-        if not request.session.get("user"):
-            return RedirectResponse("/login", status_code=303)
+        if (redirect := site.login_redirect(request)):
+            return redirect
         return actions_page(request, t)
 
     @app.post("/actions/incidents")
@@ -422,8 +385,8 @@ def create_app(
         from .incidents import open_incident
 
         t = translator(request)
-        if not request.session.get("user"):
-            return RedirectResponse("/login", status_code=303)
+        if (redirect := site.login_redirect(request)):
+            return redirect
         ok, form = await csrf_ok(request)
         if not ok:
             return forbidden(t)
@@ -433,9 +396,10 @@ def create_app(
                                 form=form)
         ids: list[int] = []
         try:
-            write(lambda p: ids.append(open_incident(
+            site.write(lambda p: ids.append(open_incident(
                 p, title, touchpoint=_optional(form, "touchpoint"),
-                description=_optional(form, "description")).incident_id))
+                description=_optional(form, "description")).incident_id),
+                forget=INCIDENT_PAGES)
         except InputError:
             return actions_page(request, t, status=400, error=t("actions.invalid"), form=form)
         return RedirectResponse(f"/actions#incident-{ids[0]}", status_code=303)
@@ -445,8 +409,8 @@ def create_app(
         from .incidents import add_why
 
         t = translator(request)
-        if not request.session.get("user"):
-            return RedirectResponse("/login", status_code=303)
+        if (redirect := site.login_redirect(request)):
+            return redirect
         ok, form = await csrf_ok(request)
         if not ok:
             return forbidden(t)
@@ -458,11 +422,20 @@ def create_app(
         if parent is not None and not parent.isdigit():
             return actions_page(request, t, status=400, error=t("actions.invalid"))
         try:
-            write(lambda p: add_why(
+            site.write(lambda p: add_why(
                 p, incident_id, statement, parent_id=None if parent is None else int(parent),
-                is_root_cause=form.get("root_cause") == "on"))
+                is_root_cause=form.get("root_cause") == "on"), forget=INCIDENT_PAGES)
         except InputError:
             return actions_page(request, t, status=400, error=t("actions.invalid"))
         return RedirectResponse(f"/actions#incident-{incident_id}", status_code=303)
 
+    site.registered.update({"/", "/customers", "/experience", "/actions"})
+    for name in PAGE_MODULES:
+        try:
+            module = importlib.import_module(f".{name}", __package__)
+        except ModuleNotFoundError as missing:
+            if missing.name != f"{__package__}.{name}":
+                raise
+            continue  # a page not built yet
+        module.register(app, site)
     return app

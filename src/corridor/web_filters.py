@@ -1,0 +1,120 @@
+"""The filters every page shares, kept in the URL so any view can be bookmarked and
+shared: ``?from=2024-01-01&to=2024-03-31&segment=retail&channel=web&channel=phone``.
+
+``from`` and ``to`` are days (``to`` includes its whole day); ``segment``, ``level``,
+``channel`` and ``department`` may repeat, and values of one name combine with OR.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlencode
+
+import ibis.expr.types as ir
+
+from .errors import InputError
+from .filters import EventFilter, apply
+
+LIST_FIELDS = ("segment", "level", "channel", "department")
+MAX_VALUES = 50  # values per filter name: more is not a person choosing
+
+
+@dataclass(frozen=True)
+class PageFilters:
+    start: dt.date | None = None
+    end: dt.date | None = None
+    segment: tuple[str, ...] = ()
+    level: tuple[str, ...] = ()
+    channel: tuple[str, ...] = ()
+    department: tuple[str, ...] = ()
+
+    @classmethod
+    def from_query(cls, query) -> PageFilters:
+        """The filters in a request's query string (a Starlette ``QueryParams`` or any
+        mapping with ``getlist``); a malformed value is one :class:`InputError`."""
+        values: dict[str, object] = {}
+        for name, key in (("start", "from"), ("end", "to")):
+            text = (query.get(key) or "").strip()
+            if text:
+                try:
+                    values[name] = dt.date.fromisoformat(text)
+                except ValueError:
+                    raise InputError(
+                        f"The filter {key!r} must be a day like 2024-01-31; got {text!r}."
+                    ) from None
+        for name in LIST_FIELDS:
+            chosen = tuple(dict.fromkeys(v.strip() for v in query.getlist(name) if v.strip()))
+            if len(chosen) > MAX_VALUES:
+                raise InputError(f"The filter {name!r} takes at most {MAX_VALUES} values.")
+            values[name] = chosen
+        filters = cls(**values)
+        filters.event_filter()  # an empty period or an unknown level is refused here
+        return filters
+
+    @property
+    def is_empty(self) -> bool:
+        return self == PageFilters()
+
+    def event_filter(self) -> EventFilter:
+        return EventFilter(start=self.start, end=self.end, segments=self.segment,
+                           levels=self.level, channels=self.channel,
+                           departments=self.department)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """The filters as query-string pairs, in a stable order."""
+        out: list[tuple[str, str]] = []
+        if self.start:
+            out.append(("from", self.start.isoformat()))
+        if self.end:
+            out.append(("to", self.end.isoformat()))
+        for name in LIST_FIELDS:
+            out.extend((name, value) for value in getattr(self, name))
+        return out
+
+    def query(self, **extra) -> str:
+        """The query string of these filters plus ``extra`` (None values left out)."""
+        pairs = self.pairs() + [(k, str(v)) for k, v in extra.items() if v is not None]
+        return urlencode(pairs)
+
+    def events(self, project) -> ir.Table:
+        """The project's events that pass these filters."""
+        events = project.table("events")
+        if self.is_empty:
+            return events
+        return apply(events, self.event_filter(), customers=project.table("customers"),
+                     touchpoints=project.table("touchpoints"))
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """The values the filter bar offers, read from the project."""
+
+    segments: tuple[str, ...]
+    levels: tuple[str, ...]
+    channels: tuple[str, ...]
+    departments: tuple[tuple[str, str], ...]  # (department_id, name)
+    first_day: dt.date | None
+    last_day: dt.date | None
+
+
+def filter_choices(project_path: Path) -> FilterChoices:
+    from .store import Project
+
+    def column(sql: str) -> tuple[str, ...]:
+        return tuple(r[0] for r in p.con.execute(sql).fetchall() if r[0] is not None)
+
+    with Project.open(project_path, read_only=True) as p:
+        segments = column("SELECT DISTINCT segment FROM customers ORDER BY 1")
+        levels = column("SELECT DISTINCT level FROM customers ORDER BY 1")
+        channels = column(
+            "SELECT DISTINCT channel FROM (SELECT channel FROM events"
+            " UNION SELECT channel FROM touchpoints) ORDER BY 1")
+        departments = tuple(
+            (r[0], r[1] or r[0]) for r in p.con.execute(
+                "SELECT department_id, name FROM departments ORDER BY 1").fetchall())
+        first, last = p.con.execute(
+            "SELECT min(timestamp)::DATE, max(timestamp)::DATE FROM events").fetchone()
+    return FilterChoices(segments, levels, channels, departments, first, last)
+
