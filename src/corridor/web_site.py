@@ -57,25 +57,26 @@ class Site:
     # ---- computed pages ----------------------------------------------------------------
 
     def cached(self, name: str, compute: Callable[..., Any],
-               filters: PageFilters | None = None) -> Any:
-        """The page ``name`` for ``filters``, computed once by ``compute(project_path)``
-        (or ``compute(project_path, filters)`` when filters are given) and kept."""
-        key = (name, filters)
+               filters: PageFilters | None = None, **params: Any) -> Any:
+        """The page ``name`` for ``filters`` and the page's own ``params`` (hashable
+        values), computed once by ``compute(project_path)``, or
+        ``compute(project_path, filters, **params)`` when filters are given, and kept."""
+        key = (name, filters, tuple(sorted(params.items())))
         with self.lock:
             if key in self.pages:
                 self.pages.move_to_end(key)
                 return self.pages[key]
             value = (compute(self.project_path) if filters is None
-                     else compute(self.project_path, filters))
+                     else compute(self.project_path, filters, **params))
             self.pages[key] = value
             while len(self.pages) > PAGE_CACHE_SIZE:
                 self.pages.popitem(last=False)
             return value
 
-    def computed(self, name: str, filters: PageFilters | None = None) -> Any:
+    def computed(self, name: str, filters: PageFilters | None = None, **params: Any) -> Any:
         """The page ``name`` if it has been computed and kept, else None."""
         with self.lock:
-            return self.pages.get((name, filters))
+            return self.pages.get((name, filters, tuple(sorted(params.items()))))
 
     def forget(self, *names: str) -> None:
         """Drop the computed pages called ``names`` (every filter choice of each)."""
