@@ -195,3 +195,15 @@ def test_logout_ends_the_session(client):
     assert response.status_code == 303
     assert response.headers["location"].endswith("/login")
     assert client.get("/", follow_redirects=False).status_code in (302, 303, 307)
+
+
+def test_the_overview_says_what_changed_since_last_period(client, app):
+    login(client)
+    page = client.get("/", params={"lang": "en"})
+    assert "What changed since last period" in page.text
+    change = app.state.site.computed("overview", PageFilters()).change
+    assert change is not None and change.days == 30
+    for name in ("cases", "failed_share", "median_wait_seconds", "nps", "csat", "ces",
+                 "revenue"):
+        assert f'data-change="{name}"' in page.text
+    assert change.change("cases").current > 0

@@ -37,6 +37,7 @@ from .web_site import Site
 
 if TYPE_CHECKING:
     from .customers import CustomerSummary
+    from .health import HealthChange
     from .experience import ExperienceReport
     from .portfolio import ValueReport
 
@@ -78,6 +79,8 @@ class Overview:
     optional: tuple[str, ...]
     scores: dict[str, Score | None]  # nps, csat, ces; None when the feedback has none
     open_incidents: tuple[OpenIncident, ...]
+    open_actions: int
+    change: HealthChange | None  # the latest period against the one before
     computed_at: dt.datetime
 
 
@@ -98,17 +101,19 @@ def planted_goal(project) -> str | None:
 def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -> Overview:
     """Everything the overview shows for the events that pass ``filters``, from the
     library, reading the project read-only."""
-    from .incidents import IncidentStatus, list_incidents
+    from .health import health_change
+    from .incidents import ActionStatus, IncidentStatus, list_incidents
     from .journeys import analyse
     from .satisfaction import Metric, satisfaction
     from .store import Project
 
     with Project.open(project_path, read_only=True) as p:
         goal = planted_goal(p)
-        report = analyse(filters.events(p), customers=p.table("customers"),
+        filtered = filters.events(p)
+        report = analyse(filtered, customers=p.table("customers"),
                          touchpoints=p.table("touchpoints"), top=1, goal=goal)
         scores: dict[str, Score | None] = {}
-        feedback = p.table("feedback")
+        feedback = filters.of_customers(p, p.table("feedback"))
         for metric in Metric:
             try:
                 result = satisfaction(feedback, metric)
@@ -116,10 +121,14 @@ def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -
                 scores[metric.value] = None
             else:
                 scores[metric.value] = Score(result.overall.score.value, result.responses)
-        incidents = tuple(
+        incidents = list_incidents(p)
+        open_incidents = tuple(
             OpenIncident(i.incident_id, i.title, i.touchpoint, i.opened_at)
-            for i in list_incidents(p) if i.status != IncidentStatus.CLOSED
+            for i in incidents if i.status != IncidentStatus.CLOSED
         )
+        open_actions = sum(a.status != ActionStatus.DONE for i in incidents for a in i.actions)
+        change = health_change(filtered, feedback=feedback,
+                               transactions=filters.of_customers(p, p.table("transactions")))
     roles = report.corridor
     return Overview(
         project_name=Path(project_path).stem,
@@ -131,7 +140,9 @@ def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -
         alternatives=tuple(" / ".join(g.touchpoints) for g in roles.alternatives) if roles else (),
         optional=tuple(i.touchpoint for i in roles.optional) if roles else (),
         scores=scores,
-        open_incidents=incidents,
+        open_incidents=open_incidents,
+        open_actions=open_actions,
+        change=change,
         computed_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
     )
 

@@ -86,6 +86,18 @@ class PageFilters:
         return apply(events, self.event_filter(), customers=project.table("customers"),
                      touchpoints=project.table("touchpoints"))
 
+    def of_customers(self, project, table: ir.Table) -> ir.Table:
+        """The rows of ``table`` (feedback, transactions) whose customer is in the chosen
+        segments and levels; channel, department and period do not apply to them."""
+        if not (self.segment or self.level):
+            return table
+        chosen = project.table("customers")
+        if self.segment:
+            chosen = chosen.filter(chosen.segment.isin(self.segment))
+        if self.level:
+            chosen = chosen.filter(chosen.level.isin(self.level))
+        return table.semi_join(chosen.select("customer_id"), "customer_id")
+
 
 @dataclass(frozen=True)
 class FilterChoices:
