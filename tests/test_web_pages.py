@@ -190,3 +190,26 @@ def test_an_empty_title_is_refused_with_a_message(client):
                            follow_redirects=False)
     assert response.status_code == 400
     assert "An incident needs a title." in response.text
+
+
+def test_a_write_from_outside_the_app_shows_on_the_next_request(client, app, project):
+    from corridor.incidents import open_incident
+
+    login(client)
+    assert client.get("/customers").status_code == 200  # computed and kept
+    assert "written from the command line" not in client.get("/actions").text
+    with Project.open(project) as p:  # as `corridor incidents open` would
+        open_incident(p, "written from the command line")
+    assert "written from the command line" in client.get("/actions").text
+    assert app.state.site.computed("customers") is None  # every kept page was dropped
+
+
+def test_a_write_from_the_app_keeps_the_pages_it_does_not_change(client, app):
+    login(client)
+    assert client.get("/customers").status_code == 200
+    kept = app.state.site.computed("customers")
+    token = csrf_from(client.get("/actions").text)
+    client.post("/actions/incidents", data={"csrf_token": token, "title": "kept pages"},
+                follow_redirects=False)
+    assert app.state.site.computed("customers") is kept
+    assert "kept pages" in client.get("/actions").text

@@ -249,7 +249,7 @@ def flat_whys(whys) -> list:
     return out
 
 
-INCIDENT_PAGES = ("overview", "departments", "journey")  # pages that show incidents
+INCIDENT_PAGES = ("overview", "actions", "departments", "journey")  # they show incidents
 
 
 def _now() -> dt.datetime:
@@ -378,8 +378,7 @@ def create_app(
 
     def actions_page(request: Request, t: i18n.Translator, status: int = 200,
                      error: str | None = None, form: dict | None = None):
-        with site.lock:
-            incidents, touchpoints = read_actions(project_path)
+        incidents, touchpoints = site.cached("actions", read_actions)
         return render(request, "actions.html", t, status=status, incidents=incidents,
                       touchpoints=touchpoints, error=error, form=form or {},
                       flat_whys=flat_whys)

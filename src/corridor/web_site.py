@@ -53,6 +53,26 @@ class Site:
     lock: threading.RLock = field(default_factory=threading.RLock)
     pages: OrderedDict = field(default_factory=OrderedDict)
     registered: set[str] = field(default_factory=set)
+    seen_version: tuple = ()
+
+    def project_version(self) -> tuple:
+        """Size and modification time of the project file and its write-ahead log: when
+        they change, someone (this app or a command line) wrote to the project."""
+        version = []
+        for path in (self.project_path, Path(f"{self.project_path}.wal")):
+            try:
+                info = path.stat()
+            except FileNotFoundError:
+                version.append(None)
+            else:
+                version.append((info.st_size, info.st_mtime_ns))
+        return tuple(version)
+
+    def _drop_stale(self) -> None:
+        version = self.project_version()
+        if version != self.seen_version:
+            self.pages.clear()
+            self.seen_version = version
 
     # ---- computed pages ----------------------------------------------------------------
 
@@ -63,6 +83,7 @@ class Site:
         ``compute(project_path, filters, **params)`` when filters are given, and kept."""
         key = (name, filters, tuple(sorted(params.items())))
         with self.lock:
+            self._drop_stale()
             if key in self.pages:
                 self.pages.move_to_end(key)
                 return self.pages[key]
@@ -86,13 +107,16 @@ class Site:
 
     def write(self, change: Callable[[Any], None], forget: tuple[str, ...] = ()) -> None:
         """Open the project read-write for ``change(project)`` alone, then drop the
-        computed pages that show what it changed."""
+        computed pages that show what it changed. (A write by anyone else, seen from the
+        project file, drops every computed page.)"""
         from .store import Project
 
         with self.lock:
             with Project.open(self.project_path) as p:
                 change(p)
             self.forget(*forget)
+            # our own write: only the pages named change; do not recompute the others
+            self.seen_version = self.project_version()
 
     # ---- requests ----------------------------------------------------------------------
 
