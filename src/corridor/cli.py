@@ -599,6 +599,38 @@ _register_experience(app)
 _register_incidents(app)
 
 
+# -- the report ------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    project: Annotated[Path, typer.Argument(help="The project file.")],
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.")] = Path("report.html"),
+    lang: Annotated[str, typer.Option("--lang", help="en, ar or ru.")] = "en",
+    start: FromOpt = None,
+    end: ToOpt = None,
+    segment: SegmentOpt = [],
+    level: LevelOpt = [],
+    channel: ChannelOpt = [],
+    department: DepartmentOpt = [],
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
+) -> None:
+    """Write one self-contained HTML file with every view of the web app."""
+    from starlette.datastructures import QueryParams
+
+    from .report import build_report
+    from .web_filters import PageFilters
+
+    pairs = [("from", start), ("to", end)] + [
+        (name, v) for name, values in (("segment", segment), ("level", level),
+                                       ("channel", channel), ("department", department))
+        for v in values]
+    filters = PageFilters.from_query(QueryParams([(k, v) for k, v in pairs if v]))
+    say = (lambda _p: None) if quiet else (lambda p: typer.echo(f"rendering {p}", err=True))
+    result = build_report(project, out, language=lang, filters=filters, progress=say)
+    typer.echo(f"{result.path}: {len(result.pages)} views, {result.bytes / 1e6:.1f} MB")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
