@@ -347,7 +347,7 @@ def journeys(
 
     flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
     with _tables(project, engine, master, events, customers, touchpoints) as t:
-        report = analyse(t.events, flt=flt, customers=t.customers, touchpoints=t.touchpoints,
+        report = analyse(t.journeys_of(flt), customers=t.customers, touchpoints=t.touchpoints,
                          top=top, coverage=coverage, goal=goal, threshold=threshold)
     if as_json:
         _print_json(report.to_dict())
@@ -395,7 +395,7 @@ def funnel(
 
     flt = _filter(start, end, segment, level, channel, department, outcome, ())
     with _tables(project, engine, master, events, customers, touchpoints) as t:
-        result = run_funnel(_filtered(t, flt), steps,
+        result = run_funnel(t.journeys_of(flt), steps,
                             within=None if within is None else timedelta(days=within))
     if as_json:
         _print_json(result.to_dict())

@@ -33,6 +33,7 @@ from .schema import (
     TableSpec,
 )
 from .sources import LINE_COLUMN, BadRow, SourceOptions, open_source
+from .stepstore import refresh_steps
 from .store import Project
 
 ProgressCallback = Callable[[int, int], None]
@@ -115,6 +116,11 @@ def ingest_file(
     try:
         con.execute(f"SET TimeZone = '{mapping.timezone}'")
         result = _load(project, spec, source, mapping, digest, max_reject_rate, progress)
+        if kind == Kind.EVENTS and result.accepted:
+            # the stored case order changes with the events; ordering them is analysis
+            # work, so it runs under the analytics' memory limit, not the load's
+            con.execute(f"SET memory_limit = '{memory}'")
+            refresh_steps(project)
         con.execute("COMMIT")
         return result
     except BaseException:

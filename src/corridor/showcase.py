@@ -168,11 +168,12 @@ def _analyse(project: Project, truths: PlantedTruths) -> dict:
     from .journeys import analyse
     from .portfolio import ValueSettings, customer_value
     from .revenue_risk import BadExperience, WaitLimit
+    from .stepstore import steps_or_events
 
     tables = {name: project.table(name) for name in
               ("events", "customers", "touchpoints", "transactions", "feedback")}
     report = analyse(
-        tables["events"], customers=tables["customers"], touchpoints=tables["touchpoints"],
+        steps_or_events(project), customers=tables["customers"], touchpoints=tables["touchpoints"],
         goal=truths.corridor.goal,
     )
     # An installation wait is counted in days: twice the usual wait is a bad one.

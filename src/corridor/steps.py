@@ -97,12 +97,18 @@ class CaseSteps:
         self.table.get_backend().execute(self.code_table.count())
 
 
-def case_steps(events: ir.Table) -> CaseSteps:
-    """Order and encode ``events`` once. Several analytics can share the result; use
-    :meth:`CaseSteps.cached` so that the ordering is computed only once."""
+def touchpoint_codes(events: ir.Table) -> TouchpointCodes:
+    """The dictionary of the touchpoints ``events`` visit."""
     distinct = events.filter(events.touchpoint.notnull()).select("touchpoint").distinct()
-    names = distinct.to_pyarrow().column("touchpoint").to_pylist()
-    codes = TouchpointCodes(tuple(sorted(names)))
+    return TouchpointCodes(tuple(sorted(distinct.to_pyarrow().column("touchpoint").to_pylist())))
+
+
+def case_steps(events: ir.Table, codes: TouchpointCodes | None = None) -> CaseSteps:
+    """Order and encode ``events`` once. Several analytics can share the result; use
+    :meth:`CaseSteps.cached` so that the ordering is computed only once. ``codes`` is
+    the dictionary to use (every touchpoint of ``events`` must be in it); by default,
+    the one of ``events``."""
+    codes = codes or touchpoint_codes(events)
     code_table = codes.table()
     coded = events.select("case_id", "touchpoint", "timestamp", "seq").join(
         code_table, "touchpoint"

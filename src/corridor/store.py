@@ -285,11 +285,25 @@ class Tables:
     events: object
     customers: object | None = None
     touchpoints: object | None = None
+    steps: object | None = None  # all events in case order, stored in the project
+
+    def journeys_of(self, flt):
+        """What a journey analytic of the events that pass ``flt`` starts from: the
+        stored step table when there is no filter and it is up to date, else the
+        filtered events."""
+        from .filters import apply
+
+        if flt.is_empty:
+            return self.steps or self.events
+        return apply(self.events, flt, customers=self.customers, touchpoints=self.touchpoints)
 
 
 def project_tables(project: Project) -> Tables:
+    from .stepstore import stored_steps
+
     return Tables(
-        project.table("events"), project.table("customers"), project.table("touchpoints")
+        project.table("events"), project.table("customers"), project.table("touchpoints"),
+        stored_steps(project),
     )
 
 

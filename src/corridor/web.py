@@ -110,7 +110,7 @@ def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -
     with Project.open(project_path, read_only=True) as p:
         goal = planted_goal(p)
         filtered = filters.events(p)
-        report = analyse(filtered, customers=p.table("customers"),
+        report = analyse(filters.journeys(p), customers=p.table("customers"),
                          touchpoints=p.table("touchpoints"), top=1, goal=goal)
         scores: dict[str, Score | None] = {}
         feedback = filters.of_customers(p, p.table("feedback"))

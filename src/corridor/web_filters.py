@@ -86,6 +86,18 @@ class PageFilters:
         return apply(events, self.event_filter(), customers=project.table("customers"),
                      touchpoints=project.table("touchpoints"))
 
+    def journeys(self, project):
+        """What a journey analytic (variants, the map, funnels, flows, roles) starts
+        from: the project's stored step table when nothing is filtered and it is up to
+        date, else the filtered events."""
+        from .stepstore import stored_steps
+
+        if self.is_empty:
+            steps = stored_steps(project)
+            if steps is not None:
+                return steps
+        return self.events(project)
+
     def of_customers(self, project, table: ir.Table) -> ir.Table:
         """The rows of ``table`` (feedback, transactions) whose customer is in the chosen
         segments and levels; channel, department and period do not apply to them."""
