@@ -113,7 +113,7 @@ def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -
         report = analyse(filters.journeys(p), customers=p.table("customers"),
                          touchpoints=p.table("touchpoints"), top=1, goal=goal)
         scores: dict[str, Score | None] = {}
-        feedback = filters.of_customers(p, p.table("feedback"))
+        feedback = filters.feedback(p)
         for metric in Metric:
             try:
                 result = satisfaction(feedback, metric)

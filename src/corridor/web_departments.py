@@ -45,13 +45,12 @@ def compute_departments(project_path: Path, filters: PageFilters) -> Departments
     from .incidents import list_incidents
     from .scorecard import department_scorecards
     from .store import Project
-    from .web_personas import filtered_feedback
 
     with Project.open(project_path, read_only=True) as p:
         cards = department_scorecards(
             filters.events(p), touchpoints=p.table("touchpoints"),
             departments=p.table("departments"), customers=p.table("customers"),
-            feedback=filtered_feedback(p, filters), incidents=list_incidents(p),
+            feedback=filters.feedback(p), incidents=list_incidents(p),
         )
     return DepartmentsPage(cards, dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
 

@@ -98,6 +98,17 @@ class PageFilters:
                 return steps
         return self.events(project)
 
+    def feedback(self, project) -> ir.Table:
+        """The project's feedback given in these filters' period by customers of the
+        chosen segments and levels (channel and department concern contacts, not
+        answers, so they do not apply)."""
+        chosen = EventFilter(start=self.start, end=self.end, segments=self.segment,
+                             levels=self.level)
+        feedback = project.table("feedback")
+        if chosen.is_empty:
+            return feedback
+        return apply(feedback, chosen, customers=project.table("customers"))
+
     def of_customers(self, project, table: ir.Table) -> ir.Table:
         """The rows of ``table`` (feedback, transactions) whose customer is in the chosen
         segments and levels; channel, department and period do not apply to them."""

@@ -42,33 +42,21 @@ class JourneyPage:
 
 
 def compute_journey(project_path: Path, filters: PageFilters = PageFilters()) -> JourneyPage:
-    """The journey map of the events that pass ``filters``, read read-only. Feedback is
-    narrowed to the customers of those events and the filters' period."""
+    """The journey map of the events that pass ``filters``, read read-only, with the
+    feedback of the filters' period, segments and levels."""
     from .store import Project
     from .journeymap import journey_map
     from .web import planted_goal
 
     with Project.open(project_path, read_only=True) as p:
         events = filters.events(p)
-        feedback = p.table("feedback")
-        if not filters.is_empty:
-            feedback = feedback.semi_join(events.select("customer_id").distinct(), "customer_id")
-            flt = filters.event_filter()
-            if flt.start is not None:
-                feedback = feedback.filter(feedback.timestamp >= _midnight(flt.start))
-            if flt.end is not None:
-                feedback = feedback.filter(
-                    feedback.timestamp < _midnight(flt.end + dt.timedelta(days=1)))
+        feedback = filters.feedback(p)
         try:
             result = journey_map(events, touchpoints=p.table("touchpoints"), feedback=feedback,
                                  customers=p.table("customers"), goal=planted_goal(p))
         except AnalysisError:  # nothing passes the filters
             result = None
     return JourneyPage(result, dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day)
 
 
 def chosen_metric(request: Request) -> str:

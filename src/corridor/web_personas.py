@@ -23,7 +23,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import ibis.expr.types as ir
 import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -37,19 +36,6 @@ PERSONA, SEGMENT = "persona", "segment"
 
 
 # ---- the filters, for the feedback -------------------------------------------------------
-
-
-def filtered_feedback(project, filters: PageFilters) -> ir.Table:
-    """The project's feedback in the filters' period, from customers of the chosen
-    segments and levels (channel and department filters concern contacts, not answers)."""
-    from .filters import EventFilter, apply
-
-    feedback = project.table("feedback")
-    chosen = EventFilter(start=filters.start, end=filters.end, segments=filters.segment,
-                         levels=filters.level)
-    if chosen.is_empty:
-        return feedback
-    return apply(feedback, chosen, customers=project.table("customers"))
 
 
 # ---- persona names in every language -----------------------------------------------------
@@ -172,7 +158,7 @@ def compute_personas(project_path: Path, filters: PageFilters) -> PersonasPage:
 
     with Project.open(project_path, read_only=True) as p:
         events, touchpoints = filters.events(p), p.table("touchpoints")
-        feedback, customers = filtered_feedback(p, filters), p.table("customers")
+        feedback, customers = filters.feedback(p), p.table("customers")
         result, maps, groups = None, {}, []
         try:
             model = PersonaModel().fit(events, touchpoints=touchpoints,
