@@ -51,3 +51,24 @@ def test_filters_in_the_url_follow_the_navigation(page):
     page.click("nav.pages a[href^='/customers']")
     page.wait_for_url("**/customers?channel=web")
     assert page.problems == []
+
+
+def test_the_report_file_opens_with_nothing_fetched_from_anywhere(browser, web_demo, tmp_path):
+    from corridor.report import build_report
+
+    report = build_report(web_demo, tmp_path / "report.html", language="ar")
+    context = browser.new_context()
+    tab = context.new_page()
+    requests: list[str] = []
+    errors: list[str] = []
+    tab.on("request", lambda r: requests.append(r.url))
+    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    tab.goto(report.path.as_uri())
+    tab.wait_for_load_state("networkidle")
+    assert requests == [report.path.as_uri()]
+    assert errors == []
+    assert tab.locator("html").get_attribute("dir") == "rtl"
+    assert tab.locator("section.report-page").count() == len(report.pages)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(SHOTS / "report-ar.png"), full_page=False)
+    context.close()

@@ -91,3 +91,11 @@ def test_a_refused_load_leaves_the_stored_steps_as_they_were(project, tmp_path):
              + "c9,,cart,2024-01-05 10:00:00,web,ok\n", max_reject_rate=0.1)
     assert stored_rows(project) == before and fingerprint(project.con) == print_before
     assert stored_steps(project) is not None
+
+
+def test_events_changed_in_place_are_reordered_by_a_full_refresh(project, tmp_path):
+    load(project, tmp_path, "a.csv", FIRST)
+    project.con.execute("UPDATE events SET touchpoint = 'basket' WHERE touchpoint = 'cart'")
+    refresh_steps(project, full=True)
+    assert stored_steps(project).codes.touchpoints == ("basket", "home", "pay")
+    assert stored_rows(project) == fresh_rows(project)

@@ -19,6 +19,7 @@ import re
 import secrets
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,7 +68,10 @@ def build_report(
         raise InputError(f"There is no project at {project_path}.")
     if out.is_dir():
         raise InputError(f"{out} is a folder; give the report a file name.")
-    pages = asyncio.run(_render_pages(project_path, language, filters, progress))
+    # in a thread of its own, so that a caller already inside an event loop can use it
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        pages = worker.submit(
+            asyncio.run, _render_pages(project_path, language, filters, progress)).result()
     document = _document(project_path, language, filters, pages)
     data = document.encode("utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,8 +14,10 @@ events always change together:
 
 An analysis of all events uses the stored table when its fingerprint (the number of
 events and the last events load) matches the events; otherwise (an older project, or
-events changed by something other than a load) it falls back to ordering the events
-itself, which gives the same answers, only slower.
+events added or removed by something other than a load) it falls back to ordering the
+events itself, which gives the same answers, only slower. The fingerprint cannot see an
+UPDATE of events: whatever changes events in place must call
+``refresh_steps(project, full=True)`` in the same transaction.
 """
 
 from __future__ import annotations
@@ -88,16 +90,17 @@ def steps_or_events(project) -> CaseSteps | ir.Table:
     return stored_steps(project) or project.table("events")
 
 
-def refresh_steps(project) -> None:
+def refresh_steps(project, *, full: bool = False) -> None:
     """Bring the stored step table up to date with the events (inside the caller's
-    transaction, when there is one)."""
+    transaction, when there is one). ``full`` rebuilds it whatever the fingerprint says:
+    for events changed in place."""
     con = project.con
     now = fingerprint(con)
-    if _has_tables(con) and _stored_fingerprint(con) == now:
+    if not full and _has_tables(con) and _stored_fingerprint(con) == now:
         return
     events = project.table("events")
     codes = touchpoint_codes(events)
-    if _can_add_to(con, codes):
+    if not full and _can_add_to(con, codes):
         _rebuild_changed_cases(project, codes)
     else:
         _rebuild_all(project, codes)

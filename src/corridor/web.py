@@ -31,7 +31,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 
 from . import i18n
-from .errors import CorridorError, InputError
+from .errors import AnalysisError, CorridorError, InputError
 from .web_filters import PageFilters
 from .web_site import Site
 
@@ -110,8 +110,12 @@ def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -
     with Project.open(project_path, read_only=True) as p:
         goal = planted_goal(p)
         filtered = filters.events(p)
-        report = analyse(filters.journeys(p), customers=p.table("customers"),
-                         touchpoints=p.table("touchpoints"), top=1, goal=goal)
+        journeys = filters.journeys(p)
+        try:
+            report = analyse(journeys, customers=p.table("customers"),
+                             touchpoints=p.table("touchpoints"), top=1, goal=goal)
+        except AnalysisError:  # no journey in this view reaches the goal: no corridor
+            report = analyse(journeys, top=1, roles=False)
         scores: dict[str, Score | None] = {}
         feedback = filters.feedback(p)
         for metric in Metric:

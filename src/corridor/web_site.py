@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -169,6 +170,7 @@ class Site:
              "csrf_token": self.csrf_token(request), "user": request.session.get("user"),
              "path": request.url.path, "navigation": navigation, "filters": filters,
              "query": filters.query(), "filter_choices": self.filter_choices,
+             "page_query": urlencode(filters.pairs() + list(context.get("page_params") or [])),
              **context},
             status_code=status,
         )
