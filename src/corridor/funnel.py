@@ -10,8 +10,8 @@ step to step, so the whole funnel has one deadline).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -87,35 +87,43 @@ def funnel(
     ``source`` is events, or the step table other analytics already use
     (:func:`corridor.steps.case_steps`), so that the events are put in order only once.
     """
-    names = _check_steps(steps)
+    names = check_steps(steps)
     if within is not None and within <= timedelta(0):
         raise InputError(f"The funnel window must be positive; got {within}.")
     window_ms = None if within is None else int(within / timedelta(milliseconds=1))
     with as_steps(source).cached() as ordered:
-        counts, delays, between = _measure(ordered, names, window_ms, top_between)
-    results = []
+        with reached_steps(ordered, names, window_ms) as stacked:
+            counts, delays = counts_and_delays(stacked, len(names))
+            between = steps_between(ordered, stacked, top_between)
+    within_seconds = None if within is None else within.total_seconds()
+    return assemble(names, counts, delays, between, within_seconds)
+
+
+def assemble(names: tuple[str, ...], counts: list[int], delays: list[Delay],
+             between: dict[int, tuple[TouchpointCount, ...]],
+             within_seconds: float | None) -> Funnel:
+    """The funnel result from each position's cases, delays and steps in between."""
+    steps = []
     for i, name in enumerate(names):
         previous = counts[i - 1] if i else None
-        results.append(
-            FunnelStep(
-                position=i + 1,
-                touchpoint=name,
-                cases=counts[i],
-                conversion_from_previous=share(counts[i], previous) if i else None,
-                conversion_from_first=share(counts[i], counts[0]),
-                drop_off=(previous - counts[i]) if i else 0,
-                time_to_convert=delays[i],
-                between=between.get(i + 1, ()),
-            )
-        )
-    within_seconds = None if within is None else within.total_seconds()
-    return Funnel(steps=tuple(results), within_seconds=within_seconds)
+        steps.append(FunnelStep(
+            position=i + 1,
+            touchpoint=name,
+            cases=counts[i],
+            conversion_from_previous=share(counts[i], previous) if i else None,
+            conversion_from_first=share(counts[i], counts[0]),
+            drop_off=(previous - counts[i]) if i else 0,
+            time_to_convert=delays[i],
+            between=between.get(i + 1, ()),
+        ))
+    return Funnel(steps=tuple(steps), within_seconds=within_seconds)
 
 
-def _measure(
-    ordered: CaseSteps, names: tuple[str, ...], window_ms: int | None, top_between: int
-) -> tuple[list[int], list[Delay], dict[int, tuple[TouchpointCount, ...]]]:
-    """Cases, delays and the steps in between for every funnel position."""
+@contextmanager
+def reached_steps(ordered: CaseSteps, names: tuple[str, ...],
+                  window_ms: int | None) -> Iterator[ir.Table]:
+    """Every (case, funnel position) reached, stacked into one table with ``position``:
+    case_id, step, millis, entry_millis, previous_step, previous_millis."""
     codes = [ordered.codes.code_of(name) for name in names]
     # Only the funnel's own touchpoints decide which event reaches a step.
     wanted = sorted({c for c in codes if c is not None})
@@ -133,15 +141,12 @@ def _measure(
         for code in codes[1:]:
             step = _first_after(relevant, code, previous=reached[-1], window_ms=window_ms)
             reached.append(kept.enter_context(step.cache()))
-        stacked = ibis.union(
+        yield ibis.union(
             *(r.mutate(position=ibis.literal(i + 1, "int64")) for i, r in enumerate(reached))
         )
-        counts, delays = _counts_and_delays(stacked, len(names))
-        between = _between(ordered, stacked, top_between)
-    return counts, delays, between
 
 
-def _check_steps(steps: Sequence[str]) -> tuple[str, ...]:
+def check_steps(steps: Sequence[str]) -> tuple[str, ...]:
     if isinstance(steps, str):
         raise InputError(
             f"Funnel steps must be a list of touchpoints, not the single string {steps!r}."
@@ -195,7 +200,7 @@ def _earliest(rows: ir.Table, carried: Sequence[str] = ()) -> ir.Table:
     )
 
 
-def _counts_and_delays(stacked: ir.Table, size: int) -> tuple[list[int], list[Delay]]:
+def counts_and_delays(stacked: ir.Table, size: int) -> tuple[list[int], list[Delay]]:
     seconds = (stacked.millis - stacked.previous_millis).cast("float64") / 1000.0
     frame = (
         stacked.mutate(seconds=seconds)
@@ -214,7 +219,7 @@ def _counts_and_delays(stacked: ir.Table, size: int) -> tuple[list[int], list[De
     return counts, delays
 
 
-def _between(
+def steps_between(
     ordered: CaseSteps, stacked: ir.Table, top: int
 ) -> dict[int, tuple[TouchpointCount, ...]]:
     """Per funnel position, the touchpoints most cases visited strictly between the

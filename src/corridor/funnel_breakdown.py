@@ -21,8 +21,7 @@ together as "other".
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,15 +30,14 @@ import ibis.expr.types as ir
 from ibis import _
 
 from .errors import InputError
-from .flow import Delay, as_float, as_int, from_touchpoints, median_of, p90_of, share
+from .flow import Delay, as_float, as_int, from_touchpoints, median_of, p90_of
 from .funnel import (
     Funnel,
-    FunnelStep,
-    TouchpointCount,
-    _between,
-    _check_steps,
-    _counts_and_delays,
-    _first_after,
+    assemble,
+    check_steps,
+    counts_and_delays,
+    reached_steps,
+    steps_between,
 )
 from .ordering import case_window
 from .steps import CaseSteps, as_steps
@@ -105,7 +103,7 @@ def funnel_by(
     A breakdown by segment needs ``customers``; one by channel uses ``touchpoints``, when
     given, for events without a channel of their own.
     """
-    names = _check_steps(steps)
+    names = check_steps(steps)
     breakdown = _check_by(by)
     if breakdown is Breakdown.SEGMENT and customers is None:
         raise InputError(
@@ -121,10 +119,10 @@ def funnel_by(
     window_ms = None if within is None else int(within / timedelta(milliseconds=1))
     within_seconds = None if within is None else within.total_seconds()
 
-    with as_steps(events).cached() as ordered, _reached(ordered, names, window_ms) as stacked:
-        counts, delays = _counts_and_delays(stacked, len(names))
-        between = _between(ordered, stacked, top_between)
-        overall = _assemble(names, counts, delays, between, within_seconds)
+    with as_steps(events).cached() as ordered, reached_steps(ordered, names, window_ms) as stacked:
+        counts, delays = counts_and_delays(stacked, len(names))
+        between = steps_between(ordered, stacked, top_between)
+        overall = assemble(names, counts, delays, between, within_seconds)
         groups = _entry_groups(ordered.events, names[0], breakdown, customers, touchpoints)
         grouped = stacked.join(groups, "case_id")
         sizes = _group_sizes(grouped)
@@ -143,7 +141,7 @@ def funnel_by(
     order = [(name, False) for name in chosen] + ([(None, True)] if has_other else [])
     result = tuple(
         GroupFunnel(name, is_other,
-                    _assemble(names, *per_group[name, is_other], {}, within_seconds))
+                    assemble(names, *per_group[name, is_other], {}, within_seconds))
         for name, is_other in order
         if (name, is_other) in per_group
     )
@@ -158,27 +156,6 @@ def _check_by(by: Breakdown | str) -> Breakdown:
             f"A funnel can be broken down by {' or '.join(b.value for b in Breakdown)};"
             f" got {by!r}."
         ) from None
-
-
-@contextmanager
-def _reached(ordered: CaseSteps, names: tuple[str, ...],
-             window_ms: int | None) -> Iterator[ir.Table]:
-    """Every (case, funnel position) reached: the funnel's own rules, each step kept on
-    the engine as soon as it is known, stacked into one table with ``position``."""
-    codes = [ordered.codes.code_of(name) for name in names]
-    wanted = sorted({c for c in codes if c is not None})
-    t = ordered.table
-    relevant = t.filter(t.code.isin(wanted) if wanted else ibis.literal(False))
-    relevant = relevant.select("case_id", "code", "step", "millis")
-    with ExitStack() as kept:
-        reached = [kept.enter_context(
-            _first_after(relevant, codes[0], previous=None, window_ms=None).cache())]
-        for code in codes[1:]:
-            step = _first_after(relevant, code, previous=reached[-1], window_ms=window_ms)
-            reached.append(kept.enter_context(step.cache()))
-        yield ibis.union(
-            *(r.mutate(position=ibis.literal(i + 1, "int64")) for i, r in enumerate(reached))
-        )
 
 
 def _entry_groups(events: ir.Table, first: str, by: Breakdown, customers: ir.Table | None,
@@ -229,22 +206,3 @@ def _by_group(grouped: ir.Table, chosen: list[str | None], has_other: bool) -> l
         .aggregate(cases=_.count(), median=median_of(_.seconds), p90=p90_of(_.seconds))
         .to_pyarrow().to_pylist()
     )
-
-
-def _assemble(names: tuple[str, ...], counts: list[int], delays: list[Delay],
-              between: dict[int, tuple[TouchpointCount, ...]],
-              within_seconds: float | None) -> Funnel:
-    steps = []
-    for i, name in enumerate(names):
-        previous = counts[i - 1] if i else None
-        steps.append(FunnelStep(
-            position=i + 1,
-            touchpoint=name,
-            cases=counts[i],
-            conversion_from_previous=share(counts[i], previous) if i else None,
-            conversion_from_first=share(counts[i], counts[0]),
-            drop_off=(previous - counts[i]) if i else 0,
-            time_to_convert=delays[i],
-            between=between.get(i + 1, ()),
-        ))
-    return Funnel(steps=tuple(steps), within_seconds=within_seconds)
