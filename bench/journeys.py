@@ -210,8 +210,7 @@ def run_floor(project_path: Path, columns: str) -> dict:
 
 
 def run_corridor(project_path: Path) -> dict:
-    from corridor.funnel import funnel
-    from corridor.journeys import analyse
+    """corridor as a standalone call runs: the step table is built (and cached) first."""
     from corridor.steps import case_steps
     from corridor.store import Project
 
@@ -220,39 +219,12 @@ def run_corridor(project_path: Path) -> dict:
         events = project.table("events")
         started = time.perf_counter()
         with case_steps(events).cached() as ordered:
-            sorted_at = time.perf_counter()
-            report = analyse(ordered, top=20, roles=False)
-            middle = time.perf_counter()
-            steps = funnel(ordered, list(FUNNEL))
-            ended = time.perf_counter()
-    return {
-        "seconds": ended - started,
-        "parts": {"steps": sorted_at - started, "analyse": middle - sorted_at,
-                  "funnel": ended - middle},
-        "check": _checks(report, steps),
-    }
-
-
-def _checks(report, steps) -> dict:
-    edges = report.dfg.edges
-    return {
-        "events": report.events,
-        "cases": report.cases,
-        "variants": report.distinct_variants,
-        "top_variant_cases": report.variants[0].cases,
-        "edges": len(edges),
-        "edge_occurrences": sum(e.count for e in edges),
-        "busiest_edge_median": round(edges[0].median_seconds, 3),
-        "funnel": [s.cases for s in steps.steps],
-        "duration_median": round(report.durations.median_seconds, 3),
-    }
+            return _analyse_and_funnel(ordered, started)
 
 
 def run_stored(project_path: Path) -> dict:
     """corridor as `corridor journeys` and the web app run on a loaded project: the step
     table is read from the project instead of being built."""
-    from corridor.funnel import funnel
-    from corridor.journeys import analyse
     from corridor.stepstore import stored_steps
     from corridor.store import Project
 
@@ -263,16 +235,34 @@ def run_stored(project_path: Path) -> dict:
         ordered = stored_steps(project)
         if ordered is None:
             raise SystemExit("the project has no up-to-date stored step table")
-        found = time.perf_counter()
-        report = analyse(ordered, top=20, roles=False)
-        middle = time.perf_counter()
-        steps = funnel(ordered, list(FUNNEL))
-        ended = time.perf_counter()
+        return _analyse_and_funnel(ordered, started)
+
+
+def _analyse_and_funnel(ordered, started: float) -> dict:
+    """Variants, the graph and durations, then the funnel, on steps ready since ``started``."""
+    from corridor.funnel import funnel
+    from corridor.journeys import analyse
+
+    ready = time.perf_counter()
+    report = analyse(ordered, top=20, roles=False)
+    middle = time.perf_counter()
+    steps = funnel(ordered, list(FUNNEL))
+    ended = time.perf_counter()
+    edges = report.dfg.edges
     return {
         "seconds": ended - started,
-        "parts": {"steps": found - started, "analyse": middle - found,
-                  "funnel": ended - middle},
-        "check": _checks(report, steps),
+        "parts": {"steps": ready - started, "analyse": middle - ready, "funnel": ended - middle},
+        "check": {
+            "events": report.events,
+            "cases": report.cases,
+            "variants": report.distinct_variants,
+            "top_variant_cases": report.variants[0].cases,
+            "edges": len(edges),
+            "edge_occurrences": sum(e.count for e in edges),
+            "busiest_edge_median": round(edges[0].median_seconds, 3),
+            "funnel": [s.cases for s in steps.steps],
+            "duration_median": round(report.durations.median_seconds, 3),
+        },
     }
 
 
