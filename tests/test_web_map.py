@@ -19,8 +19,8 @@ from corridor.stepstore import refresh_steps
 from corridor.store import Project
 from corridor.web import create_app
 from corridor.web_filters import PageFilters
-from corridor.web_map import (build_map, compute_map, compute_map_base, cut_graph,
-                              duration_parts)
+from corridor.web_format import duration_parts
+from corridor.web_map import build_map, compute_map, compute_map_base, cut_graph
 from test_web import USERS, login
 
 XSS = "<img src=x onerror=alert(1)>"

@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse
 from .errors import InputError
 from .scorecard import Scorecard, Scorecards
 from .web_filters import PageFilters
+from .web_format import short_duration
 from .web_site import Site
 
 MAX_PARAMETER = 200  # characters of a department id in the URL
@@ -174,17 +175,6 @@ def flow_chart(card: Scorecard, *, rtl: bool) -> FlowChart | None:
                      mirror(right_x + NODE_WIDTH / 2))
 
 
-def duration(t, seconds: float | None) -> str:
-    """A delay in minutes, hours or days, whichever reads best."""
-    if seconds is None:
-        return "—"
-    if seconds < 3600:
-        return t("departments.minutes", n=t.number(seconds / 60))
-    if seconds < 2 * 86400:
-        return t("departments.hours", n=t.number(seconds / 3600, 1))
-    return t("departments.days", n=t.number(seconds / 86400, 1))
-
-
 def register(app: FastAPI, site: Site) -> None:
     @app.get("/departments", response_class=HTMLResponse)
     def departments_page(request: Request, dept: str | None = None):
@@ -198,6 +188,6 @@ def register(app: FastAPI, site: Site) -> None:
         params = [("dept", card.department_id)] if card else []
         return site.render(request, "departments.html", t, filters=filters,
                            page_params=params, d=page, card=card, chart=chart,
-                           duration=duration)
+                           duration=short_duration)
 
     site.registered.add("/departments")

@@ -1,6 +1,7 @@
 """Formatting shared by the web pages beyond what :class:`corridor.i18n.Translator`
-does: a duration in seconds as the two largest units a person reads ("3 h 20 min"),
-with translated units (the ``duration.*`` messages)."""
+does: durations in seconds with translated units (the ``duration.*`` messages), either
+as the two largest units a person reads ("3 h 20 min", :func:`duration`) or, where space
+is short (map labels, table cells), as one unit ("2.5 h", :func:`short_duration`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import math
 
 from .i18n import Translator
 
+# (unit, seconds in it, shown in it below this many seconds) for short durations
+SHORT_UNITS = (("seconds", 1, 90), ("minutes", 60, 90 * 60), ("hours", 3600, 48 * 3600),
+               ("days", 86400, math.inf))
 # (seconds in the unit, message key), largest first
 UNITS = ((86_400, "duration.days"), (3_600, "duration.hours"), (60, "duration.minutes"),
          (1, "duration.seconds"))
@@ -36,3 +40,24 @@ def duration(t: Translator, seconds: float | None) -> str:
             text = t("duration.pair", large=text, small=t(small_key, n=t.number(small)))
         return text
     raise AssertionError("unreachable: the last unit takes every duration")
+
+
+def duration_parts(seconds: float | None) -> tuple[float, str, int] | None:
+    """A duration as (value, unit, digits) in the largest unit that reads well:
+    seconds, minutes, hours or days; one decimal below 10 of a unit larger than seconds."""
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    for unit, size, up_to in SHORT_UNITS:
+        if seconds < up_to:
+            value = seconds / size
+            return value, unit, (1 if 0 < value < 10 and unit != "seconds" else 0)
+    raise AssertionError("unreachable: the last unit takes every duration")
+
+
+def short_duration(t: Translator, seconds: float | None) -> str:
+    """``seconds`` in one unit ("45 s", "2.5 h", "12 d"); a dash for no duration."""
+    parts = duration_parts(seconds)
+    if parts is None:
+        return "—"
+    value, unit, digits = parts
+    return t(f"duration.{unit}", n=t.number(value, digits))

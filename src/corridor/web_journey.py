@@ -23,6 +23,7 @@ from . import i18n
 from .errors import AnalysisError, InputError
 from .journeymap import JourneyMap
 from .web_filters import PageFilters
+from .web_format import short_duration
 from .web_site import Site
 
 METRICS = ("volume", "wait", "conversion", "satisfaction")
@@ -155,18 +156,6 @@ def emotion_curve(journey: JourneyMap, right_to_left: bool = False) -> EmotionCu
 # ---- text helpers -----------------------------------------------------------------------------
 
 
-def duration(t: i18n.Translator, seconds: float | None) -> str:
-    """A wait in the unit that reads best: seconds, minutes, hours or days."""
-    if seconds is None:
-        return "—"
-    for limit, unit, size in ((120, "seconds", 1), (7200, "minutes", 60),
-                              (172800, "hours", 3600), (math.inf, "days", 86400)):
-        if seconds < limit:
-            value = seconds / size
-            return t(f"journey.duration.{unit}", n=t.number(value, 0 if unit == "seconds" else 1))
-    raise AssertionError("unreachable")
-
-
 def bdi(value) -> Markup:
     """A data value, isolated for bidirectional text."""
     return Markup("<bdi>{}</bdi>").format(value)
@@ -195,7 +184,7 @@ def register(app: FastAPI, site: Site) -> None:
             j=data, metric=metric, metrics=METRICS, tone=TONES[metric],
             heat={} if journey is None else heat_levels(journey, metric),
             curve=None if journey is None else emotion_curve(journey, t.direction == "rtl"),
-            duration=lambda seconds: duration(t, seconds), bdi=bdi,
+            duration=lambda seconds: short_duration(t, seconds), bdi=bdi,
             rich=lambda key, **values: rich(t, key, **values),
             heat_levels=range(HEAT_LEVELS),
         )

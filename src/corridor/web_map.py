@@ -25,6 +25,7 @@ from .dfg import DirectlyFollowsGraph, Edge, Node, directly_follows, simplify
 from .errors import AnalysisError, InputError
 from .graphlayout import layered_layout
 from .web_filters import PageFilters
+from .web_format import short_duration
 from .web_site import Site
 
 VIEWS = ("frequency", "time")
@@ -433,30 +434,6 @@ def _map_edge(edge: Edge, drawn, label, most: int, quickest, slowest) -> MapEdge
     )
 
 
-# ---- durations for people ------------------------------------------------------------------
-
-
-def duration_parts(seconds: float | None) -> tuple[float, str, int] | None:
-    """A duration as (value, unit, digits) in the largest unit that reads well:
-    seconds, minutes, hours or days."""
-    if seconds is None or not math.isfinite(seconds):
-        return None
-    for unit, size, up_to in (("seconds", 1, 90), ("minutes", 60, 90 * 60),
-                              ("hours", 3600, 48 * 3600), ("days", 86400, math.inf)):
-        if seconds < up_to:
-            value = seconds / size
-            return value, unit, (1 if 0 < value < 10 and unit != "seconds" else 0)
-    raise AssertionError("unreachable")
-
-
-def duration_text(t, seconds: float | None) -> str:
-    parts = duration_parts(seconds)
-    if parts is None:
-        return "—"
-    value, unit, digits = parts
-    return t(f"map.duration.{unit}", value=t.number(value, digits))
-
-
 # ---- the route -----------------------------------------------------------------------------
 
 
@@ -487,7 +464,7 @@ def register(app: FastAPI, site: Site) -> None:
             request, "map_fragment.html" if fragment else "map.html", t, filters=filters,
             page_params=page_params, m=data, view=view, views=VIEWS,
             coverage_range=(MIN_COVERAGE, MAX_COVERAGE, COVERAGE_STEP),
-            roles=ROLES, time_levels=TIME_LEVELS, duration=lambda s: duration_text(t, s),
+            roles=ROLES, time_levels=TIME_LEVELS, duration=lambda s: short_duration(t, s),
         )
         response.headers["Vary"] = "HX-Request"
         return response
