@@ -65,20 +65,37 @@ def timed_events(rows, unit: str = "min", seqs=None, start: pd.Timestamp = START
 # -- a real server --------------------------------------------------------------------
 
 
+def add_account(project: Path, name: str, password: str, role: str = "admin",
+                department: str | None = None) -> None:
+    """``corridor user add`` with the password on stdin, as an admin would script it
+    (an account that already exists is left as it is)."""
+    args = ["user", "add", str(project), name, "--role", role, "--password-stdin"]
+    if department:
+        args += ["--department", department]
+    done = subprocess.run([sys.executable, "-m", "corridor", *args], input=password + "\n",
+                          capture_output=True, text=True, timeout=120)
+    if done.returncode != 0 and "already a user" not in done.stderr:
+        raise RuntimeError(f"corridor user add failed: {done.stderr}")
+
+
 @contextmanager
-def served(project: Path, password: str):
-    """``corridor serve PROJECT`` on a free loopback port, as a user starts it; yields its
-    base URL once it answers, and stops it afterwards."""
+def served(project: Path, password: str, user: str = "admin"):
+    """``corridor serve PROJECT`` on a free loopback port, as a user starts it, with an
+    admin account ``user`` whose password is ``password``; yields its base URL once it
+    answers, and stops it afterwards."""
     import os
+    import secrets
     import socket
     import time
 
     import httpx
 
+    add_account(project, user, password)
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "CORRIDOR_PASSWORD": password, "CORRIDOR_SECRET": "s" * 40}
+    env = {**os.environ, "CORRIDOR_SECRET": secrets.token_urlsafe(40)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "corridor", "serve", str(project), "--port", str(port)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,

@@ -19,7 +19,24 @@ from corridor.store import Project
 from corridor.web import create_app
 from corridor.web_filters import PageFilters
 
-USERS = {"ana": "correct horse"}
+USERS = {"ana": "correct horse"}  # an admin: sees every page
+TEST_SECRET = "corridor-test-secret-9f3b7c1e5a2d8064"
+
+
+def add_test_accounts(project, users: dict[str, str] = USERS, role: str = "admin") -> None:
+    """The test accounts in ``project`` (those already there are kept)."""
+    from corridor.accounts import add_user, get_user
+
+    with Project.open(project) as p:
+        for name, password in users.items():
+            if get_user(p, name) is None:
+                add_user(p, name, role, password=password, actor="test")
+
+
+def web_app(project, **options):
+    """The web app on ``project``, with the test accounts in it."""
+    add_test_accounts(project)
+    return create_app(project, secret=TEST_SECRET, **options)
 XSS_TITLE = "<script>alert('x')</script> queue at the counter"
 
 
@@ -34,7 +51,7 @@ def project(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(project):
-    return create_app(project, secret="test secret", users=USERS, strict_i18n=True)
+    return web_app(project, strict_i18n=True)
 
 
 @pytest.fixture
@@ -56,11 +73,10 @@ def login(client, username="ana", password="correct horse", lang=None):
                        follow_redirects=False)
 
 
-def test_an_empty_secret_is_refused(project):
-    with pytest.raises(InputError, match="secret"):
-        create_app(project, secret="", users=USERS)
-    with pytest.raises(InputError, match="secret"):
-        create_app(project, secret="   ", users=USERS)
+def test_an_empty_default_or_short_secret_is_refused(project):
+    for secret in ("", "   ", "changeme", "s" * 40, "short-but-random-8x7Qz"):
+        with pytest.raises(InputError, match="secret"):
+            create_app(project, secret=secret)
 
 
 def test_anonymous_requests_go_to_login(client):

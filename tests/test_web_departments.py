@@ -14,15 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from corridor.store import Project
-from corridor.web import create_app
-from test_web import USERS, login
+from test_web import web_app, login
 
 XSS_NAME = "<script>alert('dept')</script> Field & Co"
 
 
 @pytest.fixture(scope="module")
 def app(web_demo):
-    return create_app(web_demo, secret="departments secret", users=USERS, strict_i18n=True)
+    return web_app(web_demo, strict_i18n=True)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +120,7 @@ def test_a_department_name_that_looks_like_html_is_shown_as_text(web_demo, tmp_p
     with Project.open(project) as p:
         p.con.execute("UPDATE departments SET name = ? WHERE department_id = 'D-FLD'",
                       [XSS_NAME])
-    app = create_app(project, secret="xss secret", users=USERS, strict_i18n=True)
+    app = web_app(project, strict_i18n=True)
     with TestClient(app, base_url="http://testserver") as c:
         login(c)
         for department in ("D-FLD", "D-BIL"):  # its own scorecard, and as a hand-off partner

@@ -12,9 +12,8 @@ from fastapi.testclient import TestClient
 from starlette.datastructures import QueryParams
 
 from corridor.errors import InputError
-from corridor.web import create_app
 from corridor.web_filters import PageFilters
-from test_web import USERS, login
+from test_web import web_app, login
 
 
 def parsed(query: str) -> PageFilters:
@@ -48,7 +47,7 @@ def test_a_bad_filter_is_one_sentence(query, words):
 
 @pytest.fixture(scope="module")
 def client(web_demo):
-    app = create_app(web_demo, secret="filters secret", users=USERS, strict_i18n=True)
+    app = web_app(web_demo, strict_i18n=True)
     with TestClient(app, base_url="http://testserver") as c:
         login(c)
         yield c

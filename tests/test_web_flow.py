@@ -16,16 +16,15 @@ from corridor import i18n
 from corridor.stepstore import refresh_steps
 from corridor.store import Project
 from corridor.userflow import Direction
-from corridor.web import create_app
 from corridor.web_filters import PageFilters
 from corridor.web_flow import compute_flow, flow_chart, most_common_start, project_touchpoints
-from test_web import USERS, login
+from test_web import web_app, login
 from test_userflow import assert_conserved
 
 
 @pytest.fixture(scope="module")
 def app(web_demo):
-    return create_app(web_demo, secret="flow secret", users=USERS, strict_i18n=True)
+    return web_app(web_demo, strict_i18n=True)
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +202,7 @@ def test_data_that_looks_like_markup_is_escaped(tmp_path, web_demo):
                       "(SELECT touchpoint FROM events GROUP BY 1 ORDER BY count(*) DESC LIMIT 1)",
                       [evil])
         refresh_steps(p, full=True)  # events changed in place keep their stored order up to date
-    app = create_app(project, secret="flow secret", users=USERS, strict_i18n=True)
+    app = web_app(project, strict_i18n=True)
     with TestClient(app, base_url="http://testserver") as c:
         login(c)
         page = c.get("/flow", params={"lang": "ar", "touchpoint": evil})

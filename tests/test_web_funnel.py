@@ -16,15 +16,14 @@ from fastapi.testclient import TestClient
 from corridor import i18n
 from corridor.ingest import ingest_file
 from corridor.store import Project
-from corridor.web import create_app
 
 from helpers import write
-from test_web import USERS, login
+from test_web import web_app, login
 
 
 @pytest.fixture(scope="module")
 def app(web_demo):
-    return create_app(web_demo, secret="funnel secret", users=USERS, strict_i18n=True)
+    return web_app(web_demo, strict_i18n=True)
 
 
 @pytest.fixture(scope="module")
@@ -223,7 +222,7 @@ def markup_project(tmp_path_factory):
 
 @pytest.mark.parametrize("by", ["segment", "channel"])
 def test_markup_in_the_data_renders_escaped(markup_project, by):
-    app = create_app(markup_project, secret="markup secret", users=USERS, strict_i18n=True)
+    app = web_app(markup_project, strict_i18n=True)
     with TestClient(app, base_url="http://testserver") as c:
         login(c)
         page = c.get("/funnel", params={"by": by, "lang": "en"})

@@ -14,16 +14,15 @@ from fastapi.testclient import TestClient
 from corridor import i18n
 from corridor.journeymap import journey_map
 from corridor.store import Project
-from corridor.web import create_app
 from corridor.web_journey import METRICS, emotion_curve
 
 from helpers import timed_events
-from test_web import USERS, login
+from test_web import web_app, login
 
 
 @pytest.fixture(scope="module")
 def app(web_demo):
-    return create_app(web_demo, secret="journey secret", users=USERS, strict_i18n=True)
+    return web_app(web_demo, strict_i18n=True)
 
 
 @pytest.fixture
@@ -167,7 +166,7 @@ def xss_project(tmp_path_factory):
 
 
 def test_data_that_looks_like_html_is_shown_as_text(xss_project):
-    app = create_app(xss_project, secret="xss secret", users=USERS, strict_i18n=True)
+    app = web_app(xss_project, strict_i18n=True)
     with TestClient(app, base_url="http://testserver") as c:
         login(c)
         page = c.get("/journey").text

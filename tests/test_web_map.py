@@ -17,18 +17,17 @@ from fastapi.testclient import TestClient
 
 from corridor.stepstore import refresh_steps
 from corridor.store import Project
-from corridor.web import create_app
 from corridor.web_filters import PageFilters
 from corridor.web_format import duration_parts
 from corridor.web_map import build_map, compute_map, compute_map_base, cut_graph
-from test_web import USERS, login
+from test_web import web_app, login
 
 XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
 def client(web_demo):
-    app = create_app(web_demo, secret="map secret", users=USERS, strict_i18n=True)
+    app = web_app(web_demo, strict_i18n=True)
     with TestClient(app, base_url="http://testserver") as c:
         login(c)
         yield c
@@ -66,7 +65,7 @@ def edge_labels(page: str) -> list[str]:
 
 
 def test_the_map_needs_a_login(web_demo):
-    app = create_app(web_demo, secret="map secret", users=USERS)
+    app = web_app(web_demo)
     with TestClient(app, base_url="http://testserver") as anonymous:
         response = anonymous.get("/map", follow_redirects=False)
     assert response.status_code in (302, 303, 307)
@@ -226,7 +225,7 @@ def test_touchpoint_names_render_escaped(web_demo, tmp_path):
         for table in ("events", "touchpoints"):
             p.con.execute(f"UPDATE {table} SET touchpoint = ? WHERE touchpoint = 'ad_seen'", [XSS])
         refresh_steps(p, full=True)  # events changed in place keep their stored order up to date
-    app = create_app(copy, secret="map secret", users=USERS, strict_i18n=True)
+    app = web_app(copy, strict_i18n=True)
     with TestClient(app, base_url="http://testserver") as c:
         login(c)
         page = c.get("/map", params={"lang": "en"}).text

@@ -14,10 +14,9 @@ from corridor.demo import DemoConfig
 from corridor.incidents import list_incidents
 from corridor.showcase import build_demo
 from corridor.store import Project
-from corridor.web import create_app
 from corridor.web_filters import PageFilters
 
-from test_web import USERS, csrf_from, login
+from test_web import web_app, csrf_from, login
 
 PAGES = ("/customers", "/experience", "/actions")
 XSS = "<img src=x onerror=alert(1)>"
@@ -33,7 +32,7 @@ def project(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def app(project):
-    return create_app(project, secret="pages secret", users=USERS, strict_i18n=True)
+    return web_app(project, strict_i18n=True)
 
 
 @pytest.fixture

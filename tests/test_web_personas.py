@@ -16,17 +16,16 @@ from fastapi.testclient import TestClient
 
 from corridor.i18n import Translator
 from corridor.store import Project
-from corridor.web import create_app
 from corridor.web_filters import PageFilters
 from corridor.web_personas import name_parts, persona_title
-from test_web import USERS, login
+from test_web import web_app, login
 
 XSS_TEXT = "<script>alert('said')</script> & the wait was long"
 
 
 @pytest.fixture(scope="module")
 def app(web_demo):
-    return create_app(web_demo, secret="personas secret", users=USERS, strict_i18n=True)
+    return web_app(web_demo, strict_i18n=True)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +127,7 @@ def test_feedback_text_that_looks_like_html_is_shown_as_text(web_demo, tmp_path)
     with Project.open(project) as p:
         p.con.execute("UPDATE feedback SET text = ? WHERE language = 'en' AND text IS NOT NULL",
                       [XSS_TEXT])
-    app = create_app(project, secret="xss secret", users=USERS, strict_i18n=True)
+    app = web_app(project, strict_i18n=True)
     with TestClient(app, base_url="http://testserver") as c:
         login(c)
         page = c.get("/personas").text

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 class ColumnType(enum.Enum):
@@ -184,6 +184,21 @@ def stored_columns(spec: TableSpec) -> list[tuple[str, str]]:
     return cols
 
 
+# Schema 4: people and protection. The audit log is append-only: corridor only ever
+# INSERTs into it (corridor.audit.record); nothing in the app updates or deletes a row.
+ACCOUNT_DDL: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS users (
+        user_name VARCHAR PRIMARY KEY, password_hash VARCHAR NOT NULL, role VARCHAR NOT NULL,
+        department_id VARCHAR, disabled BOOLEAN NOT NULL DEFAULT false,
+        created_at TIMESTAMP NOT NULL, password_changed_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS audit_log (
+        audit_id BIGINT PRIMARY KEY, "at" TIMESTAMP NOT NULL, actor VARCHAR NOT NULL,
+        address VARCHAR, action VARCHAR NOT NULL, target VARCHAR, detail VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS api_tokens (
+        token_hash VARCHAR PRIMARY KEY, user_name VARCHAR NOT NULL, label VARCHAR,
+        created_at TIMESTAMP NOT NULL, revoked BOOLEAN NOT NULL DEFAULT false)""",
+)
+
 APPLICATION_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
     f"""CREATE TABLE IF NOT EXISTS {PII_TABLE} (
@@ -210,6 +225,7 @@ APPLICATION_DDL: tuple[str, ...] = (
         completed_at TIMESTAMP, effect VARCHAR, measured_effect VARCHAR,
         measured_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS planted_truths (name VARCHAR PRIMARY KEY, value VARCHAR)""",
+    *ACCOUNT_DDL,
 )
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import ProjectError, SchemaVersionError
-from .schema import APPLICATION_DDL, SCHEMA_VERSION, loadable_ddl
+from .schema import ACCOUNT_DDL, APPLICATION_DDL, SCHEMA_VERSION, loadable_ddl
 
 
 
@@ -39,10 +39,17 @@ def _actions_keep_their_measured_effect(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("ALTER TABLE actions ADD COLUMN IF NOT EXISTS measured_at TIMESTAMP")
 
 
+def _people_and_protection(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 4: accounts (users), the append-only audit log and API tokens."""
+    for ddl in ACCOUNT_DDL:
+        con.execute(ddl)
+
+
 # version -> function that upgrades a project from that version to version + 1.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _transactions_get_a_kind,
     2: _actions_keep_their_measured_effect,
+    3: _people_and_protection,
 }
 
 DEFAULT_MAX_TEMP = "40GB"

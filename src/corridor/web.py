@@ -14,23 +14,26 @@ drops the cached pages that show incidents.
 from __future__ import annotations
 
 import datetime as dt
-import hmac
 import html
 import importlib
 import json
-import secrets
+import math
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
 
 from . import i18n
+from .accounts import Permission
 from .errors import AnalysisError, CorridorError, InputError
 from .web_filters import PageFilters
 from .web_site import Site
@@ -254,6 +257,17 @@ def flat_whys(whys) -> list:
 
 
 INCIDENT_PAGES = ("overview", "actions", "departments", "journey")  # they show incidents
+AUDIT_PAGE_SIZE = 200  # the latest entries the audit page lists
+
+
+def touchpoint_departments(project_path: Path) -> dict[str, str | None]:
+    """Each touchpoint's department, read read-only."""
+    from .store import Project
+
+    with Project.open(project_path, read_only=True) as p:
+        return dict(p.con.execute(
+            "SELECT touchpoint, any_value(department_id) FROM touchpoints GROUP BY 1"
+        ).fetchall())
 
 
 def _now() -> dt.datetime:
@@ -273,43 +287,136 @@ PAGE_MODULES = ("web_map", "web_flow", "web_funnel", "web_journey", "web_persona
                 "web_departments")  # each adds its routes with register(app, site)
 
 
+MIN_SECRET_LENGTH = 32
+# Secrets that appear in examples and defaults: refused whatever their length.
+KNOWN_SECRETS = frozenset({"secret", "changeme", "change-me", "change me", "corridor",
+                           "default", "password", "development", "dev", "test"})
+
+# Every response carries these (the pages load scripts and styles from /static only).
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    # the funnel's bars are sized by a style attribute; <style> elements stay refused
+    "style-src-attr 'unsafe-inline'",
+    "img-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "frame-ancestors 'none'",
+    "form-action 'self'",
+))
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"x-frame-options", b"DENY"),
+)
+
+
+def check_secret(secret: str) -> str:
+    """The secret that signs session cookies, if it is good enough; else InputError."""
+    if not isinstance(secret, str) or not secret.strip():
+        raise InputError("The web server needs a non-empty secret to sign its session cookies.")
+    if secret.strip().lower() in KNOWN_SECRETS or len(set(secret)) < 8:
+        raise InputError("The session secret is a default or guessable value; set"
+                         " CORRIDOR_SECRET to a long random string.")
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise InputError(f"The session secret must have at least {MIN_SECRET_LENGTH}"
+                         f" characters; it has {len(secret)}.")
+    return secret
+
+
+class SecurityHeaders:
+    """ASGI middleware: the security headers on every response, and the session cookie
+    marked Secure when the request came over https (or always, with ``secure_cookies``)."""
+
+    def __init__(self, app, secure_cookies: bool = False):
+        self.app = app
+        self.secure_cookies = secure_cookies
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        secure = self.secure_cookies or scope.get("scheme") == "https"
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() not in {h for h, _ in SECURITY_HEADERS}]
+                if secure:
+                    headers = [(k, v + b"; secure") if k.lower() == b"set-cookie"
+                               and b"; secure" not in v.lower() else (k, v)
+                               for k, v in headers]
+                message = {**message, "headers": headers + list(SECURITY_HEADERS)}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
 def create_app(
     project_path: Path,
     *,
     secret: str,
-    users: dict[str, str],
     strict_i18n: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+    secure_cookies: bool = False,
+    users: dict[str, str] | None = None,
 ) -> FastAPI:
-    """The web app for the project at ``project_path``.
+    """The web app for the project at ``project_path``; people log in with the
+    project's accounts (``corridor user add``).
 
-    ``secret`` signs the session cookie and must not be empty. ``users`` maps user names
-    to passwords (until accounts and roles arrive with issue #7); none may be empty.
+    ``secret`` signs the session cookie: at least 32 characters, not a default.
+    ``clock`` (seconds, monotonic) times sessions and login throttling. With
+    ``secure_cookies`` the session cookie is always marked Secure (behind a TLS proxy);
+    it is anyway when the request came over https. ``users`` adds in-process accounts
+    (name -> password, analyst role, never stored; the report renderer uses one).
     ``strict_i18n`` makes a message missing from a catalog an error (the tests use it).
     """
-    if not isinstance(secret, str) or not secret.strip():
-        raise InputError("The web server needs a non-empty secret to sign its session cookies.")
+    from .accounts import Credentials, Role, User, hash_password
+    from .sessions import SessionStore, Throttle
+
+    check_secret(secret)
     project_path = Path(project_path)
     if not project_path.exists():
         raise InputError(f"There is no project at {project_path}.")
-    if not users or not all(isinstance(p, str) and p for p in users.values()):
-        raise InputError("The web server needs at least one account, each with a password.")
-    accounts = dict(users)
+    service: dict[str, Credentials] = {}
+    for name, password in (users or {}).items():
+        epoch = dt.datetime(1970, 1, 1)
+        service[name] = Credentials(User(name, Role.ANALYST, None, False, epoch, epoch),
+                                    hash_password(password))
 
     app = FastAPI(title="corridor", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
         SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE,
-        max_age=SESSION_MAX_AGE, same_site="lax", https_only=False,
+        max_age=SESSION_MAX_AGE, same_site="lax", https_only=secure_cookies,
     )
+    app.add_middleware(SecurityHeaders, secure_cookies=secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    site = Site(project_path, Jinja2Templates(env=env), strict_i18n=strict_i18n)
+    site = Site(project_path, Jinja2Templates(env=env), strict_i18n=strict_i18n,
+                sessions=SessionStore(clock=clock), throttle=Throttle(clock=clock),
+                service_accounts=service)
     app.state.site = site
     render, translator, csrf_ok, forbidden = (site.render, site.translator, site.csrf_ok,
                                               site.forbidden)
+
+    def audit(request: Request, actor: str, action: str, target: str | None = None,
+              detail: dict | None = None, project=None) -> None:
+        from .audit import record
+
+        if project is not None:
+            record(project, actor, action, target, detail, address=_address(request))
+        else:
+            site.write(lambda p: record(p, actor, action, target, detail,
+                                        address=_address(request)))
 
     @app.exception_handler(InputError)
     async def input_error(request: Request, exc: InputError):
@@ -326,22 +433,56 @@ def create_app(
         t = translator(request)
         return render(request, "login.html", t, error=None, username="")
 
+    def read_credentials(username: str):
+        from .accounts import credentials
+        from .store import Project
+
+        if username in service:
+            return service[username]
+        with site.lock:
+            with Project.open(project_path, read_only=True) as p:
+                return credentials(p, username)
+
     @app.post("/login")
     async def login(request: Request):
+        from .accounts import store_rehash, verify
+
         t = translator(request)
         ok, form = await csrf_ok(request)
         if not ok:
             return forbidden(t)
-        username = str(form.get("username", ""))
+        username = str(form.get("username", ""))[:200]
         password = str(form.get("password", ""))
-        expected = accounts.get(username)
-        if expected is None or not hmac.compare_digest(password.encode(), expected.encode()):
+        keys = (f"user:{username.casefold()}", f"address:{_address(request)}")
+        wait = site.throttle.wait(*keys)
+        if wait > 0:  # too early: not even checked
+            seconds = math.ceil(wait)
+            response = render(request, "login.html", t, status=429,
+                              error=t("login.slow_down", seconds=seconds), username=username)
+            response.headers["Retry-After"] = str(seconds)
+            return response
+        found = await run_in_threadpool(read_credentials, username)
+        result = await run_in_threadpool(verify, found, password)
+        if result.user is None:
+            site.throttle.failed(*keys)
+            audit(request, username or "-", "login.failed", username)
             return render(request, "login.html", t, status=401,
                           error=t("login.wrong"), username=username)
+        user = result.user
+        site.throttle.succeeded(keys[0])
         lang = t.lang
-        request.session.clear()  # a fresh session (and CSRF token) for the signed-in user
-        request.session.update({"user": username, "lang": lang,
-                                "csrf": secrets.token_urlsafe(32)})
+        session = site.sessions.start(user.user_name, user.role.value, user.department_id,
+                                      replacing=request.session.get("sid"))
+        request.session.clear()  # a fresh session id (and CSRF token) at every login
+        request.session.update({"sid": session.session_id, "lang": lang})
+
+        def log_in(p) -> None:
+            if result.rehash and user.user_name not in service:
+                store_rehash(p, user.user_name, result.rehash)
+            audit(request, user.user_name, "login", user.user_name,
+                  {"role": user.role.value}, project=p)
+
+        site.write(log_in)
         return RedirectResponse("/", status_code=303)
 
     @app.post("/logout")
@@ -350,9 +491,13 @@ def create_app(
         ok, _ = await csrf_ok(request)
         if not ok:
             return forbidden(t)
+        principal = site.current(request)
         lang = t.lang
+        site.sessions.end(request.session.get("sid"))
         request.session.clear()
         request.session["lang"] = lang
+        if principal is not None:
+            audit(request, principal.user_name, "logout", principal.user_name)
         return RedirectResponse("/login", status_code=303)
 
     @app.get("/", response_class=HTMLResponse)
@@ -380,54 +525,94 @@ def create_app(
         return render(request, "experience.html", t,
                       e=site.cached("experience", compute_experience))
 
+    def departments_of_touchpoints() -> dict[str, str | None]:
+        return site.cached("touchpoint_departments", touchpoint_departments)
+
+    def may_edit(request: Request, touchpoint: str | None,
+                 department: str | None = None) -> bool:
+        """Whether the signed-in user may edit an incident of ``touchpoint`` (or of
+        ``department`` when given): department heads only their department's."""
+        from .accounts import may_edit_department
+
+        principal = site.current(request)
+        if principal is None:
+            return False
+        if department is None and touchpoint is not None:
+            department = departments_of_touchpoints().get(touchpoint)
+        return may_edit_department(principal.role, principal.department_id, department)
+
     def actions_page(request: Request, t: i18n.Translator, status: int = 200,
                      error: str | None = None, form: dict | None = None):
         incidents, touchpoints = site.cached("actions", read_actions)
+        principal = site.current(request)
+        editable = [tp for tp in touchpoints if may_edit(request, tp)]
         return render(request, "actions.html", t, status=status, incidents=incidents,
-                      touchpoints=touchpoints, error=error, form=form or {},
-                      flat_whys=flat_whys)
+                      touchpoints=editable, error=error, form=form or {},
+                      flat_whys=flat_whys,
+                      may_open_incident=bool(editable) or principal.may(Permission.EDIT_ALL),
+                      may_edit_incident=lambda i: may_edit(request, i.touchpoint,
+                                                           i.department_id))
 
     @app.get("/actions", response_class=HTMLResponse)
     def actions(request: Request):
         t = translator(request)
-        if (redirect := site.login_redirect(request)):
+        if (redirect := site.allow(request, Permission.COURSE)):
             return redirect
         return actions_page(request, t)
 
+    def not_allowed(t: i18n.Translator) -> Response:
+        return HTMLResponse(f"<!doctype html><p>{t('error.not_allowed')}</p>", status_code=403)
+
     @app.post("/actions/incidents")
     async def new_incident(request: Request):
+        from .audit import record
         from .incidents import open_incident
 
         t = translator(request)
-        if (redirect := site.login_redirect(request)):
+        if (redirect := site.allow(request, Permission.EDIT_OWN_DEPARTMENT)):
             return redirect
         ok, form = await csrf_ok(request)
         if not ok:
             return forbidden(t)
+        touchpoint = _optional(form, "touchpoint")
+        if not may_edit(request, touchpoint):
+            return not_allowed(t)
         title = _optional(form, "title")
         if title is None:
             return actions_page(request, t, status=400, error=t("actions.title_required"),
                                 form=form)
+        actor = site.current(request).user_name
         ids: list[int] = []
+
+        def change(p) -> None:
+            incident = open_incident(p, title, touchpoint=touchpoint,
+                                     description=_optional(form, "description"))
+            ids.append(incident.incident_id)
+            record(p, actor, "incident.open", f"incident {incident.incident_id}",
+                   {"title": title, "touchpoint": touchpoint}, address=_address(request))
+
         try:
-            site.write(lambda p: ids.append(open_incident(
-                p, title, touchpoint=_optional(form, "touchpoint"),
-                description=_optional(form, "description")).incident_id),
-                forget=INCIDENT_PAGES)
+            site.write(change, forget=INCIDENT_PAGES)
         except InputError:
             return actions_page(request, t, status=400, error=t("actions.invalid"), form=form)
         return RedirectResponse(f"/actions#incident-{ids[0]}", status_code=303)
 
     @app.post("/actions/incidents/{incident_id}/whys")
     async def new_why(request: Request, incident_id: int):
+        from .audit import record
         from .incidents import add_why
 
         t = translator(request)
-        if (redirect := site.login_redirect(request)):
+        if (redirect := site.allow(request, Permission.EDIT_OWN_DEPARTMENT)):
             return redirect
         ok, form = await csrf_ok(request)
         if not ok:
             return forbidden(t)
+        incidents, _ = site.cached("actions", read_actions)
+        incident = next((i for i in incidents if i.incident_id == incident_id), None)
+        if incident is not None and not may_edit(request, incident.touchpoint,
+                                                 incident.department_id):
+            return not_allowed(t)
         statement = _optional(form, "statement")
         if statement is None:
             return actions_page(request, t, status=400,
@@ -435,15 +620,37 @@ def create_app(
         parent = _optional(form, "parent_id")
         if parent is not None and not parent.isdigit():
             return actions_page(request, t, status=400, error=t("actions.invalid"))
+        actor = site.current(request).user_name
+
+        def change(p) -> None:
+            why = add_why(p, incident_id, statement,
+                          parent_id=None if parent is None else int(parent),
+                          is_root_cause=form.get("root_cause") == "on")
+            record(p, actor, "why.add", f"incident {incident_id}",
+                   {"why_id": why.why_id, "statement": statement,
+                    "parent_id": parent, "root_cause": form.get("root_cause") == "on"},
+                   address=_address(request))
+
         try:
-            site.write(lambda p: add_why(
-                p, incident_id, statement, parent_id=None if parent is None else int(parent),
-                is_root_cause=form.get("root_cause") == "on"), forget=INCIDENT_PAGES)
+            site.write(change, forget=INCIDENT_PAGES)
         except InputError:
             return actions_page(request, t, status=400, error=t("actions.invalid"))
         return RedirectResponse(f"/actions#incident-{incident_id}", status_code=303)
 
-    site.registered.update({"/", "/customers", "/experience", "/actions"})
+    @app.get("/audit", response_class=HTMLResponse)
+    def audit_page(request: Request):
+        from .audit import latest
+        from .store import Project
+
+        t = translator(request)
+        if (redirect := site.allow(request, Permission.AUDIT)):
+            return redirect
+        with site.lock:  # read fresh every time: the log is never cached
+            with Project.open(project_path, read_only=True) as p:
+                entries = latest(p, AUDIT_PAGE_SIZE)
+        return render(request, "audit.html", t, entries=entries)
+
+    site.registered.update({"/", "/customers", "/experience", "/actions", "/audit"})
     for name in PAGE_MODULES:
         try:
             module = importlib.import_module(f".{name}", __package__)

@@ -1,6 +1,7 @@
 """What every page of the web app shares: the project it reads, the templates, the
-language of the request, the login and CSRF checks, the page cache and the one lock
-around project access.
+language of the request, who is signed in (server-side sessions), what their role may
+open (:meth:`Site.allow`), the CSRF checks, the page cache and the one lock around
+project access.
 
 Pages live in their own modules (``web_<page>.py``); each has a ``register(app, site)``
 that adds its routes and uses a :class:`Site` for everything else.
@@ -23,6 +24,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from . import i18n
+from .accounts import Permission, Role, may
+from .sessions import Session, SessionStore, Throttle
 from .web_filters import FilterChoices, PageFilters, filter_choices
 
 PAGE_CACHE_SIZE = 64  # computed pages kept per process (each filter choice is one)
@@ -39,7 +42,29 @@ NAVIGATION = (
     ("/personas", "nav.personas"),
     ("/departments", "nav.departments"),
     ("/actions", "nav.actions"),
+    ("/audit", "nav.audit"),
 )
+
+# What a role needs to open each page (a page not listed needs AGGREGATES). Pages that
+# show customer PII (names, emails, phones, feedback texts, quotes) need CUSTOMER_PII.
+PAGE_PERMISSIONS: dict[str, Permission] = {
+    "/personas": Permission.CUSTOMER_PII,
+    "/actions": Permission.COURSE,
+    "/audit": Permission.AUDIT,
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is signed in on this request."""
+
+    user_name: str
+    role: Role
+    department_id: str | None
+    session: Session
+
+    def may(self, permission: Permission) -> bool:
+        return may(self.role, permission)
 
 
 @dataclass
@@ -55,6 +80,11 @@ class Site:
     pages: OrderedDict = field(default_factory=OrderedDict)
     registered: set[str] = field(default_factory=set)
     seen_version: tuple = ()
+    sessions: SessionStore = field(default_factory=SessionStore)
+    throttle: Throttle = field(default_factory=Throttle)
+    # in-process accounts (name -> Credentials), e.g. the report renderer's
+    service_accounts: dict = field(default_factory=dict)
+    accounts_version: tuple = ()
 
     def project_version(self) -> tuple:
         """Size and modification time of the project file and its write-ahead log: when
@@ -126,26 +156,85 @@ class Site:
         request.session["lang"] = lang
         return i18n.Translator(lang, strict=self.strict_i18n)
 
-    @staticmethod
-    def login_redirect(request: Request) -> Response | None:
-        """A redirect to the login page when nobody is signed in, else None."""
-        if request.session.get("user"):
-            return None
-        return RedirectResponse("/login", status_code=303)
+    # ---- who is signed in ----------------------------------------------------------
 
-    @staticmethod
-    def csrf_token(request: Request) -> str:
+    def _sync_accounts(self) -> None:
+        """When the project changed (a command line or this app wrote to it), end the
+        sessions of users who were disabled, removed or given another role."""
+        from .accounts import list_users
+        from .store import Project
+
+        version = self.project_version()
+        if version == self.accounts_version:
+            return
+        with self.lock:
+            with Project.open(self.project_path, read_only=True) as p:
+                users = {u.user_name: u for u in list_users(p)}
+            self.accounts_version = version
+        for name in self.sessions.users():
+            if name in self.service_accounts:
+                continue
+            user = users.get(name)
+            for session in self.sessions.sessions_of(name):
+                if (user is None or user.disabled or user.role.value != session.role
+                        or user.department_id != session.department_id):
+                    self.sessions.end(session.session_id)
+
+    def current(self, request: Request) -> Principal | None:
+        """The signed-in user of ``request``, or None (no session, or it timed out or
+        was ended)."""
+        if "principal" in request.scope.get("state", {}):
+            return request.state.principal
+        principal = None
+        session_id = request.session.get("sid")
+        if session_id:
+            self._sync_accounts()
+            session = self.sessions.get(session_id)
+            if session is None:
+                request.session.pop("sid", None)
+            else:
+                principal = Principal(session.user_name, Role(session.role),
+                                      session.department_id, session)
+        request.state.principal = principal
+        return principal
+
+    def login_redirect(self, request: Request) -> Response | None:
+        """For a page: a redirect to the login page when nobody is signed in, a 403
+        page when the user's role may not open this page (PAGE_PERMISSIONS), else None."""
+        return self.allow(request, PAGE_PERMISSIONS.get(request.url.path,
+                                                        Permission.AGGREGATES))
+
+    def allow(self, request: Request, permission: Permission) -> Response | None:
+        """None when the signed-in user's role has ``permission``; else a redirect to the
+        login page (nobody signed in) or a 403 page (a role without it)."""
+        principal = self.current(request)
+        if principal is None:
+            return RedirectResponse("/login", status_code=303)
+        if principal.may(permission):
+            return None
+        t = self.translator(request)
+        return HTMLResponse(f"<!doctype html><p>{t('error.not_allowed')}</p>", status_code=403)
+
+    def may_open(self, request: Request, path: str) -> bool:
+        principal = self.current(request)
+        return principal is not None and principal.may(
+            PAGE_PERMISSIONS.get(path, Permission.AGGREGATES))
+
+    def csrf_token(self, request: Request) -> str:
+        principal = self.current(request)
+        if principal is not None:
+            return principal.session.csrf
         token = request.session.get("csrf")
         if not token:
             token = secrets.token_urlsafe(32)
             request.session["csrf"] = token
         return token
 
-    @staticmethod
-    async def csrf_ok(request: Request) -> tuple[bool, dict]:
+    async def csrf_ok(self, request: Request) -> tuple[bool, dict]:
         form = dict(await request.form())
         sent = form.get("csrf_token")
-        expected = request.session.get("csrf")
+        principal = self.current(request)
+        expected = principal.session.csrf if principal is not None else request.session.get("csrf")
         ok = (isinstance(sent, str) and isinstance(expected, str)
               and hmac.compare_digest(sent.encode(), expected.encode()))
         return ok, form
@@ -163,11 +252,16 @@ class Site:
     def render(self, request: Request, name: str, t: i18n.Translator, status: int = 200,
                **context) -> Response:
         filters = context.pop("filters", None) or self.filters(request)
-        navigation = [(href, key) for href, key in NAVIGATION if href in self.registered]
+        principal = self.current(request)
+        navigation = [(href, key) for href, key in NAVIGATION
+                      if href in self.registered and self.may_open(request, href)]
         return self.templates.TemplateResponse(
             request, name,
             {"t": t, "lang": t.lang, "dir": t.direction, "languages": i18n.LANGUAGES,
-             "csrf_token": self.csrf_token(request), "user": request.session.get("user"),
+             "csrf_token": self.csrf_token(request),
+             "user": principal.user_name if principal else None,
+             "role": principal.role.value if principal else None,
+             "may": (lambda p: principal is not None and principal.may(Permission(p))),
              "path": request.url.path, "navigation": navigation, "filters": filters,
              "query": filters.query(), "filter_choices": self.filter_choices,
              "page_query": urlencode(filters.pairs() + list(context.get("page_params") or [])),
