@@ -29,7 +29,7 @@ def test_every_command_has_help_text(name):
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_and_its_options_are_in_the_readme(name):
     assert f"corridor {name}" in README, f"README does not document corridor {name}"
-    section = README.split(f"### corridor {name}", 1)[-1].split("\n### ", 1)[0]
+    section = README.split(f"### corridor {name}\n", 1)[-1].split("\n### ", 1)[0]
     if f"`corridor {name}`" in _section("Analytics: shared options"):
         section += _section("Analytics: shared options")
     for param in COMMANDS[name].params:
@@ -46,7 +46,7 @@ SUBCOMMANDS = [
 
 @pytest.mark.parametrize(("group", "name"), SUBCOMMANDS)
 def test_every_subcommand_and_its_options_are_in_the_readme(group, name):
-    section = README.split(f"### corridor {group}", 1)[-1].split("\n### ", 1)[0]
+    section = README.split(f"### corridor {group}\n", 1)[-1].split("\n### ", 1)[0]
     assert f"corridor {group} {name}" in section, f"README lacks corridor {group} {name}"
     command = COMMANDS[group].commands[name]
     assert (command.help or "").strip(), f"corridor {group} {name} has no help text"

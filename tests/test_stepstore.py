@@ -99,3 +99,10 @@ def test_events_changed_in_place_are_reordered_by_a_full_refresh(project, tmp_pa
     refresh_steps(project, full=True)
     assert stored_steps(project).codes.touchpoints == ("basket", "home", "pay")
     assert stored_rows(project) == fresh_rows(project)
+
+
+def test_a_project_without_events_stores_an_empty_step_table(project):
+    refresh_steps(project, full=True)
+    steps = stored_steps(project)
+    assert steps is not None and steps.codes.touchpoints == ()
+    assert stored_rows(project) == []

@@ -82,11 +82,16 @@ def _root(
 
 @app.command()
 def init(project: Path = typer.Argument(..., help="Path of the new project file.")) -> None:
-    """Create a new project file with the canonical tables."""
+    """Create a new project file with the canonical tables and an admin account whose
+    one-time password is printed once."""
+    from .accounts import Role, add_user
     from .store import Project
 
     with Project.create(project) as p:
+        admin = add_user(p, "admin", Role.ADMIN, actor="init")
         typer.echo(f"Created project {project} (schema {p.schema_version}).")
+    typer.echo(f"Log in as admin with the one-time password {admin.password}"
+               " (shown only now).")
 
 
 @app.command()
@@ -208,8 +213,37 @@ def demo(
         _print_json(built.to_dict())
         return
     typer.echo(built.summary())
+    typer.echo("Demo logins (one per role; shown only now):")
+    for user in demo_accounts(built.project):
+        department = f" of {user.user.department_id}" if user.user.department_id else ""
+        typer.echo(f"  {user.user.user_name:<16} {user.user.role.value}{department}:"
+                   f" {user.password}")
     if not no_serve:
         _serve(built.project, "127.0.0.1", 8000)
+
+
+def demo_accounts(project: Path) -> list:
+    """One account per role in a demo project, each with a fresh one-time password
+    (an account that exists from an earlier run gets a new password)."""
+    from .accounts import NewUser, Role, add_user, generate_password, get_user, set_password
+    from .store import Project
+
+    made = []
+    with Project.open(project) as p:
+        department = p.con.execute(
+            "SELECT department_id FROM touchpoints WHERE department_id IS NOT NULL"
+            " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1").fetchone()
+        for role in Role:
+            name = f"demo-{role.value.replace('_', '-')}"
+            dept = department[0] if role is Role.DEPARTMENT_HEAD and department else None
+            existing = get_user(p, name)
+            if existing is None:
+                made.append(add_user(p, name, role, department_id=dept, actor="demo"))
+            else:
+                password = generate_password()
+                set_password(p, name, password)
+                made.append(NewUser(existing, password, True))
+    return made
 
 
 @app.command()
@@ -217,27 +251,39 @@ def serve(
     project: Annotated[Path, typer.Argument(help="The project file.")],
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    secure_cookies: Annotated[bool, typer.Option(
+        "--secure-cookies", help="Mark the session cookie Secure (behind a TLS proxy).")] = False,
 ) -> None:
-    """Serve the web app on a project (log in with the one-time password it prints)."""
-    _serve(project, host, port)
+    """Serve the web app on a project; people log in with its accounts (corridor user)."""
+    _serve(project, host, port, secure_cookies=secure_cookies)
 
 
-def _serve(project: Path, host: str, port: int) -> None:
-    """Start the web app. The session secret comes from CORRIDOR_SECRET, else a fresh
-    random one (sessions then end with the process); the admin password from
-    CORRIDOR_PASSWORD, else a one-time password printed here."""
+def _serve(project: Path, host: str, port: int, secure_cookies: bool = False) -> None:
+    """Start the web app. The session secret comes from CORRIDOR_SECRET (at least 32
+    characters, not a default), else a fresh random one (sessions then end with the
+    process)."""
     import os
     import secrets
 
     import uvicorn
 
+    from .accounts import list_users
+    from .store import Project
     from .web import create_app
 
-    secret = os.environ.get("CORRIDOR_SECRET") or secrets.token_urlsafe(32)
-    password = os.environ.get("CORRIDOR_PASSWORD") or secrets.token_urlsafe(12)
-    web_app = create_app(project, secret=secret, users={"admin": password})
-    shown = "(from CORRIDOR_PASSWORD)" if os.environ.get("CORRIDOR_PASSWORD") else password
-    typer.echo(f"corridor is at http://{host}:{port}/ — log in as admin with {shown}")
+    given = os.environ.get("CORRIDOR_SECRET")
+    if given is not None and not given.strip():
+        raise InputError("CORRIDOR_SECRET is empty; set it to a long random string or"
+                         " leave it unset.")
+    secret = given if given is not None else secrets.token_urlsafe(48)
+    with Project.open(project, read_only=True) as p:
+        active = [u for u in list_users(p) if not u.disabled]
+    if not active:
+        raise InputError(f"{project} has no active account; add one with"
+                         f" 'corridor user add {project} NAME --role admin'.")
+    web_app = create_app(project, secret=secret, secure_cookies=secure_cookies)
+    typer.echo(f"corridor is at http://{host}:{port}/ — log in with an account of the"
+               f" project ({len(active)} active).")
     uvicorn.run(web_app, host=host, port=port, log_level="warning")
 
 
@@ -594,9 +640,13 @@ def _pct(value: float | None) -> str:
 
 from .cli_experience import register as _register_experience  # noqa: E402
 from .cli_incidents import register as _register_incidents  # noqa: E402
+from .cli_customer import register as _register_customer  # noqa: E402
+from .cli_users import register as _register_users  # noqa: E402
 
 _register_experience(app)
 _register_incidents(app)
+_register_users(app)
+_register_customer(app)
 
 
 # -- the report ------------------------------------------------------------------------

@@ -128,8 +128,9 @@ def _rebuild_all(project, codes: TouchpointCodes) -> None:
     con.execute(f"DROP TABLE IF EXISTS {CODES_TABLE}")
     project.ibis.create_table(STEPS_TABLE, steps.table)
     con.execute(f"CREATE TABLE {CODES_TABLE} (touchpoint VARCHAR, code INTEGER)")
-    con.executemany(f"INSERT INTO {CODES_TABLE} VALUES (?, ?)",
-                    [(name, i) for i, name in enumerate(codes.touchpoints)])
+    if codes.touchpoints:  # a project without events has an empty dictionary
+        con.executemany(f"INSERT INTO {CODES_TABLE} VALUES (?, ?)",
+                        [(name, i) for i, name in enumerate(codes.touchpoints)])
 
 
 def _rebuild_changed_cases(project, codes: TouchpointCodes) -> None:
