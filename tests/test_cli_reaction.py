@@ -69,6 +69,21 @@ def test_an_incident_is_opened_questioned_and_acted_on_from_the_command_line(pro
     assert incident["whys"][0]["statement"] == "The job ran twice on the 1st"
 
 
+def test_every_edit_from_the_command_line_is_audited(project):
+    from corridor.audit import latest
+    from corridor.store import Project
+
+    path, _ = project
+    opened = run_cli("incidents", "open", path, "--title", "Audited edit", "--json")
+    number = json.loads(opened.stdout)["incident_id"]
+    run_cli("incidents", "update", path, number, "--status", "closed")
+    with Project.open(path, read_only=True) as p:
+        entries = [e for e in latest(p, 50) if e.target == f"incident {number}"]
+    assert [e.action for e in entries] == ["incident.update", "incident.open"]
+    assert all(e.actor.startswith("cli:") for e in entries)
+    assert entries[0].detail == {"fields": ["status"]}
+
+
 def test_done_actions_of_the_demo_get_a_measured_effect(project):
     path, _ = project
     done = run_cli("incidents", "measure", path, "--again", "--json")

@@ -28,6 +28,20 @@ def _project(path: Path, *, write: bool):
     return Project.open(path, read_only=not write)
 
 
+def _audited(project, action: str, target: str, **detail) -> None:
+    """Every edit from the command line leaves an audit entry, as one from the web app
+    does; the actor is the operating-system user who ran the command."""
+    import getpass
+
+    from .audit import record
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        user = "unknown"
+    record(project, f"cli:{user}", action, target, detail)
+
+
 def _show_incident(incident, as_json: bool) -> None:
     if as_json:
         _print_json(incident.to_dict())
@@ -87,6 +101,7 @@ def open_command(
     with _project(project, write=True) as p:
         incident = open_incident(p, title, touchpoint=touchpoint, department_id=department,
                                  description=description)
+        _audited(p, "incident.open", f"incident {incident.incident_id}")
     _show_incident(incident, as_json)
 
 
@@ -114,6 +129,7 @@ def from_alarm_command(
             what = "no alarm" if not found else "several alarms (choose one with --metric)"
             raise InputError(f"{touchpoint} has {what} on {day}; see corridor exceptions.")
         incident = open_from_alarm(p, found[0])
+        _audited(p, "incident.open", f"incident {incident.incident_id}", source="alarm")
     _show_incident(incident, as_json)
 
 
@@ -134,6 +150,7 @@ def why_command(
     with _project(project, write=True) as p:
         add_why(p, incident_id, statement, parent_id=parent, touchpoint=touchpoint,
                 department_id=department, is_root_cause=root_cause)
+        _audited(p, "why.add", f"incident {incident_id}")
         incident = get_incident(p, incident_id)
     _show_incident(incident, as_json)
 
@@ -156,6 +173,7 @@ def action_command(
     with _project(project, write=True) as p:
         add_action(p, incident_id, title, kind=kind, owner_department_id=owner, due=due,
                    why_id=why, effect=effect)
+        _audited(p, "action.add", f"incident {incident_id}")
         incident = get_incident(p, incident_id)
     _show_incident(incident, as_json)
 
@@ -183,6 +201,9 @@ def update_command(
         incident = update_incident(p, incident_id, **_given(
             title=title, status=status, touchpoint=touchpoint, department_id=department,
             description=description))
+        _audited(p, "incident.update", f"incident {incident_id}",
+                 fields=sorted(_given(title=title, status=status, touchpoint=touchpoint,
+                                      department_id=department, description=description)))
     _show_incident(incident, as_json)
 
 
@@ -202,6 +223,7 @@ def update_why_command(
     with _project(project, write=True) as p:
         why = update_why(p, why_id, **_given(statement=statement, is_root_cause=root_cause,
                                              touchpoint=touchpoint, department_id=department))
+        _audited(p, "why.update", f"why {why_id}")
         incident = get_incident(p, why.incident_id)
     _show_incident(incident, as_json)
 
@@ -222,6 +244,7 @@ def update_action_command(
     with _project(project, write=True) as p:
         action = update_action(p, action_id, **_given(
             title=title, status=status, owner_department_id=owner, due=due))
+        _audited(p, "action.update", f"action {action_id}")
     if as_json:
         _print_json(action.to_dict())
         return
@@ -241,6 +264,7 @@ def done_command(
 
     with _project(project, write=True) as p:
         action = complete_action(p, action_id, at=at)
+        _audited(p, "action.done", f"action {action_id}")
     if as_json:
         _print_json(action.to_dict())
         return
@@ -266,6 +290,8 @@ def measure_command(
             effect = measure_action_effect(p, action_id, window_days=window_days)
             save_effect(p, effect)
             data = {"measured": [effect.to_dict()], "skipped": []}
+        _audited(p, "action.measure", "actions",
+                 measured=[item["action_id"] for item in data["measured"]])
     if as_json:
         _print_json(data)
         return
