@@ -214,10 +214,12 @@ def demo(
         return
     typer.echo(built.summary())
     typer.echo("Demo logins (one per role; shown only now):")
-    for user in demo_accounts(built.project):
-        department = f" of {user.user.department_id}" if user.user.department_id else ""
-        typer.echo(f"  {user.user.user_name:<16} {user.user.role.value}{department}:"
-                   f" {user.password}")
+    accounts = demo_accounts(built.project)
+    width = max(len(a.user.user_name) for a in accounts)
+    for account in accounts:
+        user = account.user
+        department = f" of {user.department_id}" if user.department_id else ""
+        typer.echo(f"  {user.user_name:<{width}}  {account.password}  ({user.role.value}{department})")
     if not no_serve:
         _serve(built.project, "127.0.0.1", 8000)
 
