@@ -235,3 +235,24 @@ def web_demo(tmp_path_factory) -> Path:
     built = build_demo(tmp_path_factory.mktemp("web-demo") / "company.duckdb",
                        DemoConfig(customers=1500, seed=2))
     return built.project
+
+
+@pytest.fixture(scope="module")
+def app(web_demo):
+    """The web app on the read-only demo company, strict about translations. A test
+    module that needs another project defines its own ``app``."""
+    from test_web import web_app
+
+    return web_app(web_demo, strict_i18n=True)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    """A client signed in to ``app`` as the test admin."""
+    from fastapi.testclient import TestClient
+
+    from test_web import login
+
+    with TestClient(app, base_url="http://testserver") as c:
+        login(c)
+        yield c

@@ -37,6 +37,8 @@ def web_app(project, **options):
     """The web app on ``project``, with the test accounts in it."""
     add_test_accounts(project)
     return create_app(project, secret=TEST_SECRET, **options)
+
+
 XSS_TITLE = "<script>alert('x')</script> queue at the counter"
 
 

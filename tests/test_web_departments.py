@@ -19,18 +19,6 @@ from test_web import web_app, login
 XSS_NAME = "<script>alert('dept')</script> Field & Co"
 
 
-@pytest.fixture(scope="module")
-def app(web_demo):
-    return web_app(web_demo, strict_i18n=True)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app, base_url="http://testserver") as c:
-        login(c)
-        yield c
-
-
 def metric(page: str, name: str) -> int:
     return int(re.search(rf'data-metric="{name}">([^<]+)<', page).group(1).replace(",", ""))
 

@@ -8,12 +8,10 @@ import datetime as dt
 import re
 
 import pytest
-from fastapi.testclient import TestClient
 from starlette.datastructures import QueryParams
 
 from corridor.errors import InputError
 from corridor.web_filters import PageFilters
-from test_web import web_app, login
 
 
 def parsed(query: str) -> PageFilters:
@@ -43,14 +41,6 @@ def test_no_filters_is_the_empty_filter_and_an_empty_query():
 def test_a_bad_filter_is_one_sentence(query, words):
     with pytest.raises(InputError, match=re.escape(words)):
         parsed(query)
-
-
-@pytest.fixture(scope="module")
-def client(web_demo):
-    app = web_app(web_demo, strict_i18n=True)
-    with TestClient(app, base_url="http://testserver") as c:
-        login(c)
-        yield c
 
 
 def cases_on(page: str) -> int:

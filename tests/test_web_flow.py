@@ -22,18 +22,6 @@ from test_web import web_app, login
 from test_userflow import assert_conserved
 
 
-@pytest.fixture(scope="module")
-def app(web_demo):
-    return web_app(web_demo, strict_i18n=True)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app, base_url="http://testserver") as c:
-        login(c)
-        yield c
-
-
 def svg_nodes(html: str) -> dict[str, int]:
     found = re.findall(r'data-node="([^"]+)" data-level="\d+" data-cases="(\d+)"', html)
     return {node: int(cases) for node, cases in found}

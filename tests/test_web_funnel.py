@@ -22,18 +22,6 @@ from test_web import web_app, login
 
 
 @pytest.fixture(scope="module")
-def app(web_demo):
-    return web_app(web_demo, strict_i18n=True)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app, base_url="http://testserver") as c:
-        login(c)
-        yield c
-
-
-@pytest.fixture(scope="module")
 def planted_basic(web_demo) -> list[str]:
     with Project.open(web_demo, read_only=True) as p:
         value = p.con.execute(

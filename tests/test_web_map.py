@@ -26,14 +26,6 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def client(web_demo):
-    app = web_app(web_demo, strict_i18n=True)
-    with TestClient(app, base_url="http://testserver") as c:
-        login(c)
-        yield c
-
-
-@pytest.fixture(scope="module")
 def base(web_demo):
     """The demo's graph, roles and main path, computed once for the tests below."""
     return compute_map_base(web_demo, PageFilters())

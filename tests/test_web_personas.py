@@ -24,18 +24,6 @@ XSS_TEXT = "<script>alert('said')</script> & the wait was long"
 
 
 @pytest.fixture(scope="module")
-def app(web_demo):
-    return web_app(web_demo, strict_i18n=True)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    with TestClient(app, base_url="http://testserver") as c:
-        login(c)
-        yield c
-
-
-@pytest.fixture(scope="module")
 def computed(client, app):
     client.get("/personas")
     return app.state.site.computed("personas", PageFilters())
