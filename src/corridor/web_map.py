@@ -223,6 +223,24 @@ class MapCut:
     capped: bool  # MAX_NODES or MAX_EDGES cut it further
 
 
+TERMINAL = "terminal"  # a box's way in or out is the journey's start or end itself
+
+
+def _busiest_way(name: str, terminal_cases: int, edges, shown: set[str],
+                 incoming: bool) -> tuple[str, str] | str | None:
+    """The busiest way into ``name`` (``incoming``) or out of it: an edge from or to a
+    shown touchpoint as (source, target), or TERMINAL when starting (ending) there
+    carries more journeys (an edge wins a tie); None when there is neither."""
+    options = [(e.cases, 1, (e.source, e.target)) for e in edges
+               if (e.target if incoming else e.source) == name and e.source != e.target
+               and (e.source if incoming else e.target) in shown]
+    if terminal_cases:
+        options.append((terminal_cases, 0, TERMINAL))
+    if not options:
+        return None
+    return max(options, key=lambda o: (o[0], o[1]))[2]
+
+
 def cut_graph(base: MapBase, coverage: float) -> MapCut:
     """What the map shows at ``coverage`` (a share in (0, 1]):
 
@@ -252,28 +270,16 @@ def cut_graph(base: MapBase, coverage: float) -> MapCut:
     kept = {(e.source, e.target) for e in edges}
     for n in nodes:  # a way in and a way out for every box
         name = n.touchpoint
-        if not any(t == name and s != name for s, t in kept) and name not in starts:
-            options = [(e.cases, 1, e) for e in full.edges
-                       if e.target == name and e.source != name and e.source in shown]
-            if n.starts:
-                options.append((n.starts, 0, None))
-            if options:
-                best = max(options, key=lambda o: (o[0], o[1]))
-                if best[2] is None:
-                    starts[name] = n.starts
-                else:
-                    kept.add((best[2].source, name))
-        if not any(s == name and t != name for s, t in kept) and name not in ends:
-            options = [(e.cases, 1, e) for e in full.edges
-                       if e.source == name and e.target != name and e.target in shown]
-            if n.ends:
-                options.append((n.ends, 0, None))
-            if options:
-                best = max(options, key=lambda o: (o[0], o[1]))
-                if best[2] is None:
-                    ends[name] = n.ends
-                else:
-                    kept.add((name, best[2].target))
+        for incoming, terminals, terminal_cases in ((True, starts, n.starts),
+                                                    (False, ends, n.ends)):
+            if name in terminals or any((t if incoming else s) == name and s != t
+                                        for s, t in kept):
+                continue
+            way = _busiest_way(name, terminal_cases, full.edges, shown, incoming)
+            if way == TERMINAL:
+                terminals[name] = terminal_cases
+            elif way is not None:
+                kept.add(way)
     edges = [e for e in full.edges if (e.source, e.target) in kept]  # ranked as in dfg
     capped = capped or len(edges) > MAX_EDGES
     edges = edges[:MAX_EDGES]
