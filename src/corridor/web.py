@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -560,12 +560,8 @@ def create_app(
             return redirect
         return actions_page(request, t)
 
-    def not_allowed(t: i18n.Translator) -> Response:
-        return HTMLResponse(f"<!doctype html><p>{t('error.not_allowed')}</p>", status_code=403)
-
     @app.post("/actions/incidents")
     async def new_incident(request: Request):
-        from .audit import record
         from .incidents import open_incident
 
         t = translator(request)
@@ -576,7 +572,7 @@ def create_app(
             return forbidden(t)
         touchpoint = _optional(form, "touchpoint")
         if not may_edit(request, touchpoint):
-            return not_allowed(t)
+            return site.not_allowed(t)
         title = _optional(form, "title")
         if title is None:
             return actions_page(request, t, status=400, error=t("actions.title_required"),
@@ -588,8 +584,8 @@ def create_app(
             incident = open_incident(p, title, touchpoint=touchpoint,
                                      description=_optional(form, "description"))
             ids.append(incident.incident_id)
-            record(p, actor, "incident.open", f"incident {incident.incident_id}",
-                   {"title": title, "touchpoint": touchpoint}, address=_address(request))
+            audit(request, actor, "incident.open", f"incident {incident.incident_id}",
+                  {"title": title, "touchpoint": touchpoint}, project=p)
 
         try:
             site.write(change, forget=INCIDENT_PAGES)
@@ -599,7 +595,6 @@ def create_app(
 
     @app.post("/actions/incidents/{incident_id}/whys")
     async def new_why(request: Request, incident_id: int):
-        from .audit import record
         from .incidents import add_why
 
         t = translator(request)
@@ -612,7 +607,7 @@ def create_app(
         incident = next((i for i in incidents if i.incident_id == incident_id), None)
         if incident is not None and not may_edit(request, incident.touchpoint,
                                                  incident.department_id):
-            return not_allowed(t)
+            return site.not_allowed(t)
         statement = _optional(form, "statement")
         if statement is None:
             return actions_page(request, t, status=400,
@@ -626,10 +621,10 @@ def create_app(
             why = add_why(p, incident_id, statement,
                           parent_id=None if parent is None else int(parent),
                           is_root_cause=form.get("root_cause") == "on")
-            record(p, actor, "why.add", f"incident {incident_id}",
-                   {"why_id": why.why_id, "statement": statement,
-                    "parent_id": parent, "root_cause": form.get("root_cause") == "on"},
-                   address=_address(request))
+            audit(request, actor, "why.add", f"incident {incident_id}",
+                  {"why_id": why.why_id, "statement": statement,
+                   "parent_id": parent, "root_cause": form.get("root_cause") == "on"},
+                  project=p)
 
         try:
             site.write(change, forget=INCIDENT_PAGES)

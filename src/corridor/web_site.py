@@ -212,7 +212,11 @@ class Site:
             return RedirectResponse("/login", status_code=303)
         if principal.may(permission):
             return None
-        t = self.translator(request)
+        return self.not_allowed(self.translator(request))
+
+    @staticmethod
+    def not_allowed(t: i18n.Translator) -> Response:
+        """The 403 page for a role that may not do this."""
         return HTMLResponse(f"<!doctype html><p>{t('error.not_allowed')}</p>", status_code=403)
 
     def may_open(self, request: Request, path: str) -> bool:
