@@ -19,6 +19,20 @@ if os.environ.get("CORRIDOR_SKIP_SPARK") == "1":
     ENGINES = ["duckdb"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def key_dir(tmp_path_factory):
+    """The pseudonymisation keys of every project the tests make (ADR 0011) live in a
+    folder of the test session, never in the user's ~/.config."""
+    before = os.environ.get("CORRIDOR_KEY_DIR")
+    folder = tmp_path_factory.mktemp("keys")
+    os.environ["CORRIDOR_KEY_DIR"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("CORRIDOR_KEY_DIR", None)
+    else:
+        os.environ["CORRIDOR_KEY_DIR"] = before
+
+
 @pytest.fixture(scope="session")
 def spark_session():
     session = store.spark_session("local[2]")

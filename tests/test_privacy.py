@@ -34,7 +34,11 @@ STAGES = ("copied", "steps", "replace")
 def demo(tmp_path_factory):
     """A small demo company with, for one customer who has events, transactions,
     feedback with text and a name, e-mail and phone of their own: an incident, a why and
-    an action that mention them, and a rejected source row that holds their id."""
+    an action that mention them, and a rejected source row that holds their id. The demo
+    pseudonymises: ``id`` is the pseudonym the project stores, ``original`` the id in the
+    demo's files."""
+    import csv
+
     from corridor.demo import DemoConfig
     from corridor.showcase import build_demo
 
@@ -42,13 +46,16 @@ def demo(tmp_path_factory):
     built = build_demo(folder / "company.duckdb", DemoConfig(customers=300, seed=2))
     with Project.open(built.project) as p:
         who = _a_customer_with_everything(p)
+        with (built.files_dir / "customers.csv").open(encoding="utf-8") as f:
+            who["original"] = next(r["customer_id"] for r in csv.DictReader(f)
+                                   if r["email"] == who["email"])
         incident = open_incident(p, f"Customer {who['id']} waited three weeks",
                                  description=f"Reached us as {who['email']} on {who['phone']}.")
         why = add_why(p, incident.incident_id, f"{who['name']} was booked twice")
         add_action(p, incident.incident_id, title=f"Call back {who['id']}", kind="corrective",
                    owner_department_id="D-FLD", due="2026-01-31", why_id=why.why_id)
         bad = write(folder / "late.csv", "customer_id,touchpoint,timestamp\n"
-                    f"{who['id']},support_hotline,not a time\n"
+                    f"{who['original']},support_hotline,not a time\n"
                     "C00000001,support_hotline,not a time either\n")
         ingest_file(p, "events", bad)
     return built.project, who

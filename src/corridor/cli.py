@@ -81,15 +81,42 @@ def _root(
 
 
 @app.command()
-def init(project: Path = typer.Argument(..., help="Path of the new project file.")) -> None:
-    """Create a new project file with the canonical tables and an admin account whose
-    one-time password is printed once."""
+def init(
+    project: Path = typer.Argument(..., help="Path of the new project file."),
+    no_pseudonymise: bool = typer.Option(
+        False, "--no-pseudonymise",
+        help="Keep customer and case ids as they come instead of keyed pseudonyms."),
+) -> None:
+    """Create a new project file with the canonical tables, a pseudonymisation key kept
+    outside it, and an admin account whose one-time password is printed once."""
     from .accounts import Role, add_user
+    from .pseudonyms import turn_off, turn_on
     from .store import Project
 
-    with Project.create(project) as p:
+    p = Project.create(project)
+    key = None
+    try:
+        if no_pseudonymise:
+            turn_off(p)
+        else:
+            key = turn_on(p)
         admin = add_user(p, "admin", Role.ADMIN, actor="init")
-        typer.echo(f"Created project {project} (schema {p.schema_version}).")
+        version = p.schema_version
+    except BaseException:
+        p.close()
+        # a new project appears whole or not at all
+        for made in (project, Path(f"{project}.wal"), key):
+            if made is not None:
+                made.unlink(missing_ok=True)
+        raise
+    p.close()
+    typer.echo(f"Created project {project} (schema {version}).")
+    if key is None:
+        typer.echo("Customer and case ids will be kept as they come (not pseudonymised).")
+    else:
+        typer.echo(f"Customer and case ids will be pseudonymised with the key in {key}."
+                   " Keep a copy of it somewhere safe: without it new loads cannot join"
+                   " customers loaded before (analyses and reading need no key).")
     typer.echo(f"Log in as admin with the one-time password {admin.password}"
                " (shown only now).")
 
@@ -204,7 +231,9 @@ def demo(
 ) -> None:
     """Generate the demo company into a project, analyse it, and show where the results are."""
     from .demo import DemoConfig
+    from .pseudonyms import status
     from .showcase import build_demo
+    from .store import Project
 
     config = DemoConfig(seed=seed) if customers is None else DemoConfig(customers=customers, seed=seed)
     say = (lambda _m: None) if (quiet or as_json) else (lambda m: typer.echo(m, err=True))
@@ -213,6 +242,10 @@ def demo(
         _print_json(built.to_dict())
         return
     typer.echo(built.summary())
+    with Project.open(built.project, read_only=True) as p:
+        key = status(p).key_path
+    if key is not None:
+        typer.echo(f"Customer and case ids are pseudonymised with the key in {key}.")
     typer.echo("Demo logins (one per role; shown only now):")
     accounts = demo_accounts(built.project)
     width = max(len(a.user.user_name) for a in accounts)

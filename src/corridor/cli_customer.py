@@ -1,5 +1,7 @@
 """`corridor customer ...`: one customer's personal data — all of it written out as JSON,
-or erased from the project file — through corridor.privacy."""
+or erased from the project file — through corridor.privacy. In a pseudonymised project
+the customer is named by their original id (looked up with the project's key) or by
+their pseudonym."""
 
 from __future__ import annotations
 
@@ -20,7 +22,9 @@ customer_app = typer.Typer(
 )
 
 ProjectPath = Annotated[Path, typer.Argument(help="The project file.")]
-CustomerId = Annotated[str, typer.Argument(help="The customer's id, as in the project.")]
+CustomerId = Annotated[str, typer.Argument(
+    help="The customer's id as it was loaded or, in a pseudonymised project, their"
+         " pseudonym (cu_...; the only choice when the project's key is missing).")]
 
 
 @customer_app.command("export")
@@ -42,7 +46,10 @@ def export_command(
         return
     _write_private(out, text)
     rows = sum(data.counts().values())
-    typer.echo(f"Wrote {rows:,} rows about customer {data.customer_id} to {out}.", err=True)
+    named = customer_id.strip()
+    if data.customer_id != named:
+        named += f" (stored as {data.customer_id})"
+    typer.echo(f"Wrote {rows:,} rows about customer {named} to {out}.", err=True)
 
 
 @customer_app.command("erase")
@@ -67,7 +74,10 @@ def erase_command(
     if as_json:
         _print_json(result.to_dict())
         return
-    typer.echo(f"Erased customer {result.customer_id} from {project}:")
+    named = customer_id.strip()
+    if result.customer_id != named:
+        named += f" (stored as {result.customer_id})"
+    typer.echo(f"Erased customer {named} from {project}:")
     for line in result.lines():
         typer.echo(f"  {line}")
     typer.echo(f"  file size: {result.bytes_before:,} -> {result.bytes_after:,} bytes")

@@ -21,6 +21,12 @@ removed by the next erasure.
 What an identifier is: the customer id (matched as a whole token, so erasing ``C1`` does
 not touch ``C10``), and the name, e-mail and phone kept for it in ``customer_pii`` (matched
 as text in any letter case, when at least four characters long).
+
+In a project that pseudonymises (:mod:`corridor.pseudonyms`) the customer is named by their
+original id, turned into the pseudonym the project stores with the project's key, or by
+that pseudonym itself; without the key only the pseudonym can be used. An original id
+given is an identifier too: mentions of it in texts are found and redacted like the
+pseudonym's.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from . import pseudonyms
 from .errors import InputError, ProjectError
 from .schema import PII_TABLE
 from .stepstore import DERIVED_TABLES, STEPS_TABLE, refresh_steps
@@ -47,7 +54,9 @@ MENTION_TABLES = ("incidents", "whys", "actions", "audit_log")
 REJECTS = "rejects"
 # Tables that hold no customer's data at all and are copied as they are.
 UNRELATED_TABLES = ("meta", "departments", "touchpoints", "loads", "planted_truths",
-                    "users", "api_tokens")
+                    "users", "api_tokens", "academy_lessons_read", "academy_quiz_answers",
+                    "academy_exercise_answers", "maturity_questionnaires",
+                    "maturity_assessments")
 REDACTED = "[erased customer]"
 _MIN_TEXT_IDENTIFIER = 4
 _FRESH_ALIAS = "corridor_erasing"
@@ -109,11 +118,12 @@ class CustomerData:
 
 
 def customer_data(project: Project, customer_id: str) -> CustomerData:
-    """Everything ``project`` holds about the customer ``customer_id``; an
-    :class:`InputError` when it holds nothing about them."""
+    """Everything ``project`` holds about the customer ``customer_id`` (their original
+    id or, in a pseudonymised project, their pseudonym); an :class:`InputError` when it
+    holds nothing about them."""
     con = project.con
-    customer_id = _checked_id(customer_id)
-    identifiers = _identifiers(project, customer_id)
+    identifiers = _identifiers(project, _checked_id(customer_id))
+    customer_id = identifiers.customer_id
     own = {t: _select(con, t, "customer_id = ?", [customer_id]) for t in OWN_TABLES}
     children = tuple(r[0] for r in con.execute(
         "SELECT customer_id FROM customers WHERE parent_id = ? ORDER BY customer_id",
@@ -181,7 +191,7 @@ def erase_customer(
     ``"replaced"`` as the work reaches each stage: a test's way in to fail or be killed
     there."""
     path = Path(project_path)
-    customer_id = _checked_id(customer_id)
+    given = _checked_id(customer_id)
     stage = on_stage or (lambda _name: None)
     fresh = path.with_name(path.name + ".erasing")
     _remove_file(fresh)
@@ -189,7 +199,7 @@ def erase_customer(
     try:
         con = project.con
         con.execute("CHECKPOINT")  # the WAL folded into the file; nothing left to replay
-        identifiers = _identifiers(project, customer_id)
+        identifiers = _identifiers(project, given)
         removed = _count_removed(project, identifiers)
         steps_before = _count(con, STEPS_TABLE) if _has_table(con, STEPS_TABLE) else 0
         bytes_before = path.stat().st_size
@@ -198,7 +208,7 @@ def erase_customer(
         with Project.open(fresh) as new:
             steps_after = _rebuild_steps(new)
             result = ErasureResult(
-                customer_id=customer_id, **removed,
+                customer_id=identifiers.customer_id, **removed,
                 case_steps=max(steps_before - steps_after, 0),
                 bytes_before=bytes_before, bytes_after=0,
             )
@@ -252,13 +262,16 @@ def _audit(project: Project, actor: str | None, action: str, target: str | None,
 
 @dataclass(frozen=True)
 class _Identifiers:
-    customer_id: str
+    customer_id: str  # as the project stores it
     texts: tuple[str, ...]  # name, e-mail and phone as kept in customer_pii
+    original: str | None = None  # the id given, when the project stores its pseudonym
 
     @property
-    def id_pattern(self) -> str:
-        """The id as a whole token (RE2)."""
-        return r"(^|[^0-9A-Za-z_])" + _re2_escape(self.customer_id) + r"([^0-9A-Za-z_]|$)"
+    def id_patterns(self) -> tuple[str, ...]:
+        """The id (and the original id given) as a whole token (RE2)."""
+        ids = (self.customer_id,) + ((self.original,) if self.original else ())
+        return tuple(r"(^|[^0-9A-Za-z_])" + _re2_escape(i) + r"([^0-9A-Za-z_]|$)"
+                     for i in ids)
 
     @property
     def text_patterns(self) -> tuple[str, ...]:
@@ -273,22 +286,49 @@ def _checked_id(customer_id: str) -> str:
     return value
 
 
-def _identifiers(project: Project, customer_id: str) -> _Identifiers:
-    con = project.con
-    known = any(
-        con.execute(f"SELECT 1 FROM {t} WHERE customer_id = ? LIMIT 1", [customer_id]).fetchone()
-        for t in OWN_TABLES
-    )
-    if not known:
-        raise InputError(
-            f"{project.path} holds nothing about a customer '{customer_id}'; check the id"
-            " (ids are case-sensitive).")
-    rows = con.execute(f"SELECT name, email, phone FROM {PII_TABLE} WHERE customer_id = ?",
-                       [customer_id]).fetchall()
+def _identifiers(project: Project, given: str) -> _Identifiers:
+    customer_id, original = _stored_id(project, given)
+    rows = project.con.execute(
+        f"SELECT name, email, phone FROM {PII_TABLE} WHERE customer_id = ?",
+        [customer_id]).fetchall()
     texts = sorted({v.strip() for row in rows for v in row
                     if v and len(v.strip()) >= _MIN_TEXT_IDENTIFIER and v.strip() != customer_id},
                    key=lambda v: (-len(v), v))  # the longest first: no half replacements
-    return _Identifiers(customer_id, tuple(texts))
+    return _Identifiers(customer_id, tuple(texts), original)
+
+
+def _stored_id(project: Project, given: str) -> tuple[str, str | None]:
+    """The id under which ``project`` stores the customer named ``given``, and the
+    original id when that is a pseudonym of ``given``; an :class:`InputError` when the
+    project holds nothing about them."""
+    nothing = InputError(f"{project.path} holds nothing about a customer '{given}'; check"
+                         " the id (ids are case-sensitive).")
+    state = pseudonyms.status(project)
+    if not state.on:
+        if not _known(project, given):
+            raise nothing
+        return given, None
+    key = pseudonyms.find_key(project)
+    if key is not None:
+        stored = key.pseudonym(pseudonyms.Domain.CUSTOMER, given)
+        if stored != given and _known(project, stored):
+            return stored, given
+    if _known(project, given):  # the pseudonym itself
+        return given, None
+    if key is None and not pseudonyms.looks_like(pseudonyms.Domain.CUSTOMER, given):
+        raise InputError(
+            f"{project.path} stores customer ids as pseudonyms and its key is not at"
+            f" {state.key_path}, so the original id '{given}' cannot be looked up; give"
+            f" the customer's pseudonym ({pseudonyms.Domain.CUSTOMER.prefix}...) instead,"
+            " or restore the key.")
+    raise nothing
+
+
+def _known(project: Project, customer_id: str) -> bool:
+    return any(
+        project.con.execute(f"SELECT 1 FROM {t} WHERE customer_id = ? LIMIT 1",
+                            [customer_id]).fetchone()
+        for t in OWN_TABLES)
 
 
 def _select(con, table: str, where: str, params: list) -> Rows:
@@ -311,9 +351,7 @@ def _mentions(con, table: str, identifiers: _Identifiers) -> tuple[str, list]:
     parts, params = [], []
     for column in _text_columns(con, table):
         quoted = _quote(column)
-        parts.append(f"coalesce(regexp_matches({quoted}, ?), false)")
-        params.append(identifiers.id_pattern)
-        for pattern in identifiers.text_patterns:
+        for pattern in identifiers.id_patterns + identifiers.text_patterns:
             parts.append(f"coalesce(regexp_matches({quoted}, ?), false)")
             params.append(pattern)
     return ("(" + " OR ".join(parts) + ")" if parts else "false"), params
@@ -329,9 +367,10 @@ def _redacted(column: str, identifiers: _Identifiers) -> tuple[str, list]:
         params += [pattern, mark]
     # Twice: a match takes the character after the id with it, which the next id needs
     # before it, so of two ids one character apart the first pass replaces only one.
-    for _ in range(2):
-        expression = f"regexp_replace({expression}, ?, ?, 'g')"
-        params += [identifiers.id_pattern, "\\1" + mark + "\\2"]
+    for pattern in identifiers.id_patterns:
+        for _ in range(2):
+            expression = f"regexp_replace({expression}, ?, ?, 'g')"
+            params += [pattern, "\\1" + mark + "\\2"]
     return expression, params
 
 

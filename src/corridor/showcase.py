@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .demo import DemoConfig, PlantedTruths, generate
-from .errors import ProjectError
+from .errors import CorridorError, ProjectError
 from .ingest import IngestResult, ProgressCallback, describe, ingest_file
 from .effects import measure_completed_actions
 from .store import Project
@@ -62,6 +62,7 @@ def build_demo(
     *,
     progress: ProgressCallback | None = None,
     say: Callable[[str], None] | None = None,
+    pseudonymise: bool = True,
 ) -> DemoBuild:
     say = say or (lambda _message: None)
     started = time.monotonic()
@@ -79,6 +80,12 @@ def build_demo(
     say("Loading the files through ingest ...")
     loads: list[IngestResult] = []
     with Project.create(building) as p:
+        from .pseudonyms import turn_off, turn_on
+
+        if pseudonymise:  # customer and case ids become pseudonyms (ADR 0011)
+            turn_on(p)
+        else:
+            turn_off(p)
         plan = [
             ("departments", (files.departments,)),
             ("touchpoints", (files.touchpoints,)),
@@ -104,11 +111,27 @@ def build_demo(
     analysis_path = project.with_name(project.stem + "-analysis.json")
     tmp = analysis_path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(analysis, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    _forget_demo_key(project)
     _remove_project(project)
     os.replace(building, project)
     os.replace(tmp, analysis_path)
     return DemoBuild(project, files_dir, analysis_path, tuple(loads), files.truths,
                      time.monotonic() - started)
+
+
+def _forget_demo_key(path: Path) -> None:
+    """Remove the pseudonymisation key of the demo project about to be replaced (never
+    the key of a project that is not a demo: a copy of it may still need it)."""
+    from .pseudonyms import forget_key
+
+    if not path.is_file():
+        return
+    try:
+        with Project.open(path, read_only=True) as old:
+            if old.con.execute("SELECT count(*) FROM planted_truths").fetchone()[0]:
+                forget_key(old)
+    except (CorridorError, OSError):
+        pass  # in use or not a project: its key, if any, stays
 
 
 def _remove_project(path: Path) -> None:
