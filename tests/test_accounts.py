@@ -114,11 +114,13 @@ def test_roles_are_ordered_by_power():
 def test_the_permissions_table():
     assert PERMISSIONS == {
         Role.STAFF: {P.AGGREGATES, P.COURSE},
-        Role.DEPARTMENT_HEAD: {P.AGGREGATES, P.COURSE, P.EDIT_OWN_DEPARTMENT},
+        Role.DEPARTMENT_HEAD: {P.AGGREGATES, P.COURSE, P.EDIT_OWN_DEPARTMENT,
+                               P.TEAM_PROGRESS},
         Role.MANAGER: {P.AGGREGATES, P.COURSE, P.CUSTOMER_PII, P.EDIT_OWN_DEPARTMENT,
-                       P.EDIT_ALL},
+                       P.EDIT_ALL, P.TEAM_PROGRESS, P.COMPANY_PROGRESS, P.ASSESS_MATURITY},
         Role.ANALYST: {P.AGGREGATES, P.COURSE, P.CUSTOMER_PII, P.EDIT_OWN_DEPARTMENT,
-                       P.EDIT_ALL, P.EXPORT},
+                       P.EDIT_ALL, P.EXPORT, P.LOAD_DATA, P.TEAM_PROGRESS,
+                       P.COMPANY_PROGRESS, P.ASSESS_MATURITY},
         Role.ADMIN: set(Permission),
     }
 

@@ -64,18 +64,25 @@ class Permission(enum.Enum):
     EDIT_OWN_DEPARTMENT = "edit_own_department"  # incidents of their department's touchpoints
     EDIT_ALL = "edit_all"              # any incident, why or action
     EXPORT = "export"                  # customer data export and erasure
+    LOAD_DATA = "load_data"            # load files into the project (API uploads)
     MANAGE_USERS = "manage_users"      # add, disable, change roles
     AUDIT = "audit"                    # read the audit log
+    TEAM_PROGRESS = "team_progress"    # course progress of their department's people
+    COMPANY_PROGRESS = "company_progress"  # course progress of everyone
+    ASSESS_MATURITY = "assess_maturity"  # see and take the customer-focus maturity assessment
 
 
 _P = Permission
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.STAFF: frozenset({_P.AGGREGATES, _P.COURSE}),
-    Role.DEPARTMENT_HEAD: frozenset({_P.AGGREGATES, _P.COURSE, _P.EDIT_OWN_DEPARTMENT}),
+    Role.DEPARTMENT_HEAD: frozenset({_P.AGGREGATES, _P.COURSE, _P.EDIT_OWN_DEPARTMENT,
+                                     _P.TEAM_PROGRESS}),
     Role.MANAGER: frozenset({_P.AGGREGATES, _P.COURSE, _P.CUSTOMER_PII,
-                             _P.EDIT_OWN_DEPARTMENT, _P.EDIT_ALL}),
+                             _P.EDIT_OWN_DEPARTMENT, _P.EDIT_ALL, _P.TEAM_PROGRESS,
+                             _P.COMPANY_PROGRESS, _P.ASSESS_MATURITY}),
     Role.ANALYST: frozenset({_P.AGGREGATES, _P.COURSE, _P.CUSTOMER_PII,
-                             _P.EDIT_OWN_DEPARTMENT, _P.EDIT_ALL, _P.EXPORT}),
+                             _P.EDIT_OWN_DEPARTMENT, _P.EDIT_ALL, _P.EXPORT, _P.LOAD_DATA,
+                             _P.TEAM_PROGRESS, _P.COMPANY_PROGRESS, _P.ASSESS_MATURITY}),
     Role.ADMIN: frozenset(Permission),
 }
 

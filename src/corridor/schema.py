@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class ColumnType(enum.Enum):
@@ -199,6 +199,28 @@ ACCOUNT_DDL: tuple[str, ...] = (
         created_at TIMESTAMP NOT NULL, revoked BOOLEAN NOT NULL DEFAULT false)""",
 )
 
+# Schema 5: the academy. Course answers and maturity assessments are insert-only: a
+# retried quiz is a new attempt, a new assessment a new row (the history shows change).
+ACADEMY_DDL: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS academy_lessons_read (
+        user_name VARCHAR NOT NULL, module INTEGER NOT NULL, lesson_id VARCHAR NOT NULL,
+        read_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS academy_quiz_answers (
+        user_name VARCHAR NOT NULL, module INTEGER NOT NULL, attempt INTEGER NOT NULL,
+        question_id VARCHAR NOT NULL, choice_id VARCHAR NOT NULL, correct BOOLEAN NOT NULL,
+        answered_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS academy_exercise_answers (
+        user_name VARCHAR NOT NULL, module INTEGER NOT NULL, exercise_id VARCHAR NOT NULL,
+        answer VARCHAR NOT NULL, answered_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS maturity_questionnaires (
+        assessment_id BIGINT NOT NULL, statement_id VARCHAR NOT NULL,
+        rating INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS maturity_assessments (
+        assessment_id BIGINT PRIMARY KEY, assessed_at TIMESTAMP NOT NULL,
+        assessed_by VARCHAR NOT NULL, stage INTEGER NOT NULL, score DOUBLE NOT NULL,
+        evidence VARCHAR NOT NULL)""",
+)
+
 APPLICATION_DDL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)""",
     f"""CREATE TABLE IF NOT EXISTS {PII_TABLE} (
@@ -226,6 +248,7 @@ APPLICATION_DDL: tuple[str, ...] = (
         measured_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS planted_truths (name VARCHAR PRIMARY KEY, value VARCHAR)""",
     *ACCOUNT_DDL,
+    *ACADEMY_DDL,
 )
 
 

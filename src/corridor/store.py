@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from .errors import ProjectError, SchemaVersionError
-from .schema import ACCOUNT_DDL, APPLICATION_DDL, SCHEMA_VERSION, loadable_ddl
+from .schema import ACADEMY_DDL, ACCOUNT_DDL, APPLICATION_DDL, SCHEMA_VERSION, loadable_ddl
 
 
 
@@ -45,11 +45,18 @@ def _people_and_protection(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
+def _the_academy(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 5: course progress and answers, maturity questionnaires and assessments."""
+    for ddl in ACADEMY_DDL:
+        con.execute(ddl)
+
+
 # version -> function that upgrades a project from that version to version + 1.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _transactions_get_a_kind,
     2: _actions_keep_their_measured_effect,
     3: _people_and_protection,
+    4: _the_academy,
 }
 
 DEFAULT_MAX_TEMP = "40GB"
