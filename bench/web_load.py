@@ -60,8 +60,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def add_admin(project: Path, name: str, password: str) -> None:
+    """An admin account to sign in with (kept if it exists: the password is reset)."""
+    from corridor.accounts import Role, add_user, get_user, set_password
+    from corridor.store import Project
+
+    with Project.open(project) as p:
+        if get_user(p, name) is None:
+            add_user(p, name, Role.ADMIN, password=password, actor="bench")
+        else:
+            set_password(p, name, password)
+
+
 def start_server(project: Path, port: int, password: str) -> subprocess.Popen:
-    env = {**os.environ, "CORRIDOR_PASSWORD": password, "CORRIDOR_SECRET": os.urandom(24).hex()}
+    add_admin(project, "admin", password)
+    env = {**os.environ, "CORRIDOR_SECRET": os.urandom(24).hex()}
     proc = subprocess.Popen(
         [sys.executable, "-m", "corridor", "serve", str(project), "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)

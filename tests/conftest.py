@@ -192,8 +192,11 @@ def browser_base(tmp_path_factory):
     from corridor.showcase import build_demo
     from helpers import served
 
+    from helpers import add_account
+
     built = build_demo(tmp_path_factory.mktemp("browser") / "company.duckdb",
                        DemoConfig(customers=1200, seed=6))
+    add_account(built.project, "manager", BROWSER_PASSWORD, role="manager")
     with served(built.project, BROWSER_PASSWORD) as url:
         yield url
 
@@ -214,8 +217,14 @@ def browser():
 
 @pytest.fixture
 def page(browser, browser_base):
-    """A logged-in page that records every console error, page error and failed request
-    in ``page.problems``; a test ends with ``assert page.problems == []``."""
+    """A page signed in as the admin that records every console error, page error and
+    failed request in ``page.problems``; a test ends with ``assert page.problems == []``."""
+    yield from signed_in_tab(browser, browser_base, "admin")
+
+
+def signed_in_tab(browser, browser_base, user: str):
+    """A page signed in as ``user`` (admin, or manager) on the browser server, recording
+    its problems (see ``page``); closed afterwards."""
     context = browser.new_context(base_url=browser_base)
     tab = context.new_page()
     problems: list[str] = []
@@ -225,7 +234,7 @@ def page(browser, browser_base):
         f"failed: {r.url} ({r.failure})"))
     tab.on("response", lambda r: problems.append(f"{r.status}: {r.url}") if r.status >= 400 else None)
     tab.goto("/login")
-    tab.fill("input[name=username]", "admin")
+    tab.fill("input[name=username]", user)
     tab.fill("input[name=password]", BROWSER_PASSWORD)
     tab.click("button[type=submit]")
     tab.wait_for_url(browser_base + "/")

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from starlette.routing import Mount
 
 from corridor.accounts import Role, add_user, disable_user, set_role
-from corridor.incidents import open_incident
+from corridor.incidents import add_action, open_incident
 from corridor.store import Project
+from corridor.tokens import create_token
 from corridor.web import create_app
 from test_web import TEST_SECRET, csrf_from
 
@@ -54,8 +55,12 @@ def world(web_demo, tmp_path_factory):
                      department_id=department if role is Role.DEPARTMENT_HEAD else None)
         own_incident = open_incident(p, "Queue at the own counter", touchpoint=own).incident_id
         other_incident = open_incident(p, "Queue elsewhere", touchpoint=other).incident_id
+        own_action = add_action(p, own_incident, "Open a second counter", kind="corrective",
+                                owner_department_id=department, due="2030-01-31").action_id
+        tokens = {role.value: create_token(p, USER_OF[role.value]).token for role in Role}
     return {"project": project, "department": department, "own": own, "other": other,
-            "own_incident": own_incident, "other_incident": other_incident}
+            "own_incident": own_incident, "other_incident": other_incident,
+            "own_action": own_action, "tokens": tokens}
 
 
 def make_app(world, clock=None, **options):
@@ -115,6 +120,38 @@ MATRIX: dict[tuple[str, str], dict[str, int]] = {
     ("GET", "/static"): EVERYONE,
 }
 
+# The JSON API: a token per identity (none for anonymous), never a cookie. Writes carry an
+# empty body, which an allowed role gets refused as incomplete (422).
+API_READ = row(401, OK, OK, OK, OK, OK)
+API_EDIT = row(401, NO, 422, 422, 422, 422)
+MATRIX |= {
+    ("GET", "/api/v1/openapi.json"): EVERYONE,
+    **{("GET", f"/api/v1/{name}"): API_READ
+       for name in ("overview", "map", "flow", "funnel", "journey", "customers",
+                    "experience", "personas", "departments", "incidents",
+                    "incidents/{incident_id}")},
+    ("POST", "/api/v1/incidents"): API_EDIT,
+    ("POST", "/api/v1/incidents/{incident_id}/whys"): API_EDIT,
+    ("POST", "/api/v1/incidents/{incident_id}/actions"): API_EDIT,
+    ("PATCH", "/api/v1/actions/{action_id}"): API_EDIT,
+    ("GET", "/api/v1/audit"): row(401, NO, NO, NO, NO, OK),
+    ("POST", "/api/v1/loads"): row(401, NO, NO, NO, 422, 422),
+}
+
+# ---- the academy and the maturity assessment (web_academy) ----
+# Module 1 is in every track; the POSTs carry an empty form, which an allowed role gets
+# refused as incomplete (400).
+MATRIX |= {
+    ("GET", "/academy"): AGGREGATES,
+    ("GET", "/academy/{number}"): AGGREGATES,
+    ("POST", "/academy/{number}/read"): row(LOGIN, BAD, BAD, BAD, BAD, BAD),
+    ("POST", "/academy/{number}/exercise"): row(LOGIN, BAD, BAD, BAD, BAD, BAD),
+    ("POST", "/academy/{number}/quiz"): row(LOGIN, BAD, BAD, BAD, BAD, BAD),
+    ("GET", "/maturity"): row(LOGIN, NO, NO, OK, OK, OK),
+    ("POST", "/maturity"): row(LOGIN, NO, NO, BAD, BAD, BAD),
+}
+# ---- end of the academy block ----
+
 
 def app_routes(app) -> list[tuple[str, str]]:
     """Every (method, path) the app answers, from its own route table."""
@@ -129,9 +166,15 @@ def app_routes(app) -> list[tuple[str, str]]:
 
 
 def request(client: TestClient, world, method: str, path: str, identity: str):
-    url = path.replace("{incident_id}", str(world["own_incident"]))
+    url = (path.replace("{incident_id}", str(world["own_incident"]))
+           .replace("{action_id}", str(world["own_action"])).replace("{number}", "1"))
     if path == "/static":
         url = "/static/corridor.css"
+    if path.startswith("/api/"):
+        token = world["tokens"].get(identity)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return client.request(method, url, headers=headers,
+                              json=None if method == "GET" else {}, follow_redirects=False)
     if method == "GET":
         return client.get(url, follow_redirects=False)
     token = csrf_from(client.get("/login").text)

@@ -46,6 +46,16 @@ def record(project, actor: str, action: str, target: str | None = None,
     )
 
 
+def cli_actor() -> str:
+    """The actor of a command-line change: the operating-system user who ran it."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        return "cli:unknown"
+
+
 def latest(project, limit: int = 200) -> list[AuditEntry]:
     """The newest ``limit`` entries, newest first."""
     rows = project.con.execute(

@@ -138,11 +138,19 @@ def ingest(
     """Load files into a project; bad rows go to the rejects table, nothing is lost."""
     from .ingest import describe, ingest_file
     from .mapping import Mapping
+    from .serving import find as find_server
     from .store import Project
 
     if kind not in KINDS:
         raise InputError(f"Unknown kind '{kind}'; expected one of {', '.join(KINDS)}.")
     mapping = Mapping.from_toml(map_file) if map_file else None
+    server = find_server(project)
+    if server is not None:  # the server is the project's one writer: hand it the files
+        results = _ingest_through(server, kind, files, map_file, max_reject_rate, as_json,
+                                  quiet)
+        if as_json:
+            _print_ingest_json(results)
+        return
     results = []
     with Project.open(project) as p:
         for path in files:
@@ -158,15 +166,41 @@ def ingest(
             if not as_json:
                 typer.echo(describe(result))
     if as_json:
-        if len(results) == 1:
-            _print_json(results[0].to_dict())
-        else:
-            _print_json({
-                "read": sum(r.read for r in results),
-                "accepted": sum(r.accepted for r in results),
-                "rejected": sum(r.rejected for r in results),
-                "files": [r.to_dict() for r in results],
-            })
+        _print_ingest_json(results)
+
+
+def _print_ingest_json(results) -> None:
+    if len(results) == 1:
+        _print_json(results[0].to_dict())
+    else:
+        _print_json({
+            "read": sum(r.read for r in results),
+            "accepted": sum(r.accepted for r in results),
+            "rejected": sum(r.rejected for r in results),
+            "files": [r.to_dict() for r in results],
+        })
+
+
+def _ingest_through(server, kind: str, files: list[Path], map_file: Optional[Path],
+                    max_reject_rate: float, as_json: bool, quiet: bool) -> list:
+    """Load ``files`` through the server running on the project, one at a time."""
+    from .ingest import IngestResult, describe
+    from .schema import Kind
+    from .serving import upload
+
+    if not quiet:
+        typer.echo(f"The project is being served at {server.url}; loading through the"
+                   " server (pages stay up).", err=True)
+    mapping = map_file.read_text("utf-8") if map_file else None
+    results = []
+    for path in files:
+        answer = upload(server, kind, path, mapping=mapping, max_reject_rate=max_reject_rate)
+        answer["kind"] = Kind(answer["kind"])
+        result = IngestResult(**answer)
+        results.append(result)
+        if not as_json:
+            typer.echo(describe(result))
+    return results
 
 
 @app.command()
@@ -299,10 +333,12 @@ def _serve(project: Path, host: str, port: int, secure_cookies: bool = False) ->
     process)."""
     import os
     import secrets
+    import signal
 
     import uvicorn
 
     from .accounts import list_users
+    from .serving import announce, withdraw
     from .store import Project
     from .web import create_app
 
@@ -316,10 +352,19 @@ def _serve(project: Path, host: str, port: int, secure_cookies: bool = False) ->
     if not active:
         raise InputError(f"{project} has no active account; add one with"
                          f" 'corridor user add {project} NAME --role admin'.")
-    web_app = create_app(project, secret=secret, secure_cookies=secure_cookies)
-    typer.echo(f"corridor is at http://{host}:{port}/ — log in with an account of the"
-               f" project ({len(active)} active).")
-    uvicorn.run(web_app, host=host, port=port, log_level="warning")
+    local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host, host)
+    serving = announce(project, f"http://{local}:{port}")
+    # uvicorn stops on SIGTERM and then raises it again; ending by SystemExit instead
+    # lets the serving file go with the server
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        web_app = create_app(project, secret=secret, secure_cookies=secure_cookies,
+                             run_token=serving.token)
+        typer.echo(f"corridor is at http://{host}:{port}/ — log in with an account of the"
+                   f" project ({len(active)} active).")
+        uvicorn.run(web_app, host=host, port=port, log_level="warning")
+    finally:
+        withdraw(project, serving)
 
 
 # -- analytics ------------------------------------------------------------------------
@@ -677,11 +722,13 @@ from .cli_experience import register as _register_experience  # noqa: E402
 from .cli_incidents import register as _register_incidents  # noqa: E402
 from .cli_customer import register as _register_customer  # noqa: E402
 from .cli_users import register as _register_users  # noqa: E402
+from .cli_tokens import register as _register_tokens  # noqa: E402
 
 _register_experience(app)
 _register_incidents(app)
 _register_users(app)
 _register_customer(app)
+_register_tokens(app)
 
 
 # -- the report ------------------------------------------------------------------------

@@ -31,15 +31,9 @@ def _project(path: Path, *, write: bool):
 def _audited(project, action: str, target: str, **detail) -> None:
     """Every edit from the command line leaves an audit entry, as one from the web app
     does; the actor is the operating-system user who ran the command."""
-    import getpass
+    from .audit import cli_actor, record
 
-    from .audit import record
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no name for this uid (some containers)
-        user = "unknown"
-    record(project, f"cli:{user}", action, target, detail)
+    record(project, cli_actor(), action, target, detail)
 
 
 def _show_incident(incident, as_json: bool) -> None:

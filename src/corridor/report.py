@@ -30,7 +30,9 @@ from .web_filters import PageFilters
 STATIC_LINK = re.compile(r'<link rel="stylesheet" href="/static/([\w.-]+\.css)">')
 MAIN = re.compile(r"<main>(.*)</main>", re.S)
 NAV = re.compile(r'<nav class="pages"[^>]*>(.*?)</nav>', re.S)
-PAGE_LINK = re.compile(r'href="(/[\w-]*)(?:\?[^"#]*)?(#[^"]*)?"')
+PAGE_LINK = re.compile(r'href="(/[\w/-]*)(?:\?[^"#]*)?(#[^"]*)?"')
+# pages about the reader, not the company: the academy shows one's own course progress
+PERSONAL_PAGES = frozenset({"/academy"})
 SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 REPORT_CSS = """
 .report-head { background: var(--paper); border-block-end: 1px solid var(--line);
@@ -110,7 +112,8 @@ async def _render_pages(project_path: Path, language: str, filters: PageFilters,
         first = await client.get(f"/?{query}")
         _check(first, "/")
         links = NAV.search(first.text)
-        paths = list(dict.fromkeys(re.findall(r'href="(/[\w-]*)', links.group(1))))
+        paths = [p for p in dict.fromkeys(re.findall(r'href="(/[\w-]*)', links.group(1)))
+                 if p not in PERSONAL_PAGES]
         titles = dict(re.findall(r'href="(/[\w-]*)[^"]*"[^>]*>([^<]+)</a>', links.group(1)))
         pages = []
         for path in paths:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,14 +77,39 @@ def _configure(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     con.execute("SET TimeZone = 'UTC'")  # stored timestamps are naive UTC
 
 
+@dataclass
+class _Held:
+    """A project this process holds open read-write for a long write (a load while
+    serving), and how many of its opens still use it."""
+
+    con: duckdb.DuckDBPyConnection
+    users: int = 1
+
+
+# resolved project path -> the instance its opens share while a long write runs
+_HELD: dict[str, _Held] = {}
+_HELD_LOCK = threading.Lock()
+
+
+def _release(key: str) -> None:
+    with _HELD_LOCK:
+        held = _HELD[key]
+        held.users -= 1
+        if held.users == 0:
+            del _HELD[key]
+            held.con.close()
+
+
 class Project:
     """An open project file. Use :meth:`create` or :meth:`open`; close when done."""
 
-    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool):
+    def __init__(self, path: Path, con: duckdb.DuckDBPyConnection, read_only: bool,
+                 held: str | None = None):
         self.path = path
         self.con = con
         self.read_only = read_only
         self._ibis = None
+        self._held = held  # the _HELD key when this is a cursor on a held instance
 
     # -- lifecycle -----------------------------------------------------------------
     @classmethod
@@ -114,12 +141,41 @@ class Project:
         return cls.open(path)
 
     @classmethod
+    @contextmanager
+    def held(cls, path: str | os.PathLike) -> Iterator["Project"]:
+        """The project open read-write for a long write. Until it ends, every other open
+        of the project in this process shares its database instead of waiting for the
+        file: readers see the last commit (DuckDB's MVCC) and never the write in flight,
+        and short writes (an audit entry, an incident) commit beside it."""
+        project = cls.open(path)
+        key = str(Path(path).resolve())
+        with _HELD_LOCK:
+            if key in _HELD:
+                project.close()
+                raise ProjectError(f"{path} is already held for a long write.")
+            _HELD[key] = _Held(project.con)
+        project._held = key
+        try:
+            yield project
+        finally:
+            project.close()
+
+    @classmethod
     def open(cls, path: str | os.PathLike, read_only: bool = False) -> "Project":
         path = Path(path)
         if not path.exists():
             raise ProjectError(
                 f"No project at {path}; create one with 'corridor init {path}'."
             )
+        key = str(path.resolve())
+        with _HELD_LOCK:
+            held = _HELD.get(key)
+            if held is not None:
+                held.users += 1
+                cursor = held.con.cursor()
+        if held is not None:
+            cursor.execute("SET TimeZone = 'UTC'")  # a session setting: each cursor its own
+            return cls(path, cursor, read_only, held=key)
         try:
             con = duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as exc:
@@ -148,7 +204,13 @@ class Project:
     def close(self) -> None:
         if self._ibis is not None:
             self._ibis = None
-        self.con.close()
+        if self._held is None:
+            self.con.close()
+            return
+        if self.con is not _HELD[self._held].con:
+            self.con.close()
+        _release(self._held)
+        self._held = None
 
     def __enter__(self) -> "Project":
         return self

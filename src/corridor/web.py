@@ -22,11 +22,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+
 
 import jinja2
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
@@ -38,11 +38,10 @@ from .errors import AnalysisError, CorridorError, InputError
 from .web_filters import PageFilters
 from .web_site import Site
 
-if TYPE_CHECKING:
-    from .customers import CustomerSummary
-    from .health import HealthChange
-    from .experience import ExperienceReport
-    from .portfolio import ValueReport
+from .customers import CustomerSummary
+from .experience import ExperienceReport
+from .health import HealthChange
+from .portfolio import ValueReport
 
 PACKAGE_DIR = Path(__file__).parent
 TEMPLATES_DIR = PACKAGE_DIR / "templates"
@@ -260,16 +259,6 @@ INCIDENT_PAGES = ("overview", "actions", "departments", "journey")  # they show 
 AUDIT_PAGE_SIZE = 200  # the latest entries the audit page lists
 
 
-def touchpoint_departments(project_path: Path) -> dict[str, str | None]:
-    """Each touchpoint's department, read read-only."""
-    from .store import Project
-
-    with Project.open(project_path, read_only=True) as p:
-        return dict(p.con.execute(
-            "SELECT touchpoint, any_value(department_id) FROM touchpoints GROUP BY 1"
-        ).fetchall())
-
-
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
@@ -284,7 +273,7 @@ def _optional(form: dict, name: str) -> str | None:
 # ---- the app -----------------------------------------------------------------------------
 
 PAGE_MODULES = ("web_map", "web_flow", "web_funnel", "web_journey", "web_personas",
-                "web_departments")  # each adds its routes with register(app, site)
+                "web_departments", "web_academy", "web_api")  # each adds routes: register(app, site)
 
 
 MIN_SECRET_LENGTH = 32
@@ -365,6 +354,7 @@ def create_app(
     clock: Callable[[], float] = time.monotonic,
     secure_cookies: bool = False,
     users: dict[str, str] | None = None,
+    run_token: str | None = None,
 ) -> FastAPI:
     """The web app for the project at ``project_path``; people log in with the
     project's accounts (``corridor user add``).
@@ -374,6 +364,8 @@ def create_app(
     ``secure_cookies`` the session cookie is always marked Secure (behind a TLS proxy);
     it is anyway when the request came over https. ``users`` adds in-process accounts
     (name -> password, analyst role, never stored; the report renderer uses one).
+    ``run_token`` is this run's own API token, which ``corridor serve`` hands to the
+    command line through the serving file (:mod:`corridor.serving`) for loads.
     ``strict_i18n`` makes a message missing from a catalog an error (the tests use it).
     """
     from .accounts import Credentials, Role, User, hash_password
@@ -403,7 +395,7 @@ def create_app(
     )
     site = Site(project_path, Jinja2Templates(env=env), strict_i18n=strict_i18n,
                 sessions=SessionStore(clock=clock), throttle=Throttle(clock=clock),
-                service_accounts=service)
+                service_accounts=service, run_token=run_token)
     app.state.site = site
     render, translator, csrf_ok, forbidden = (site.render, site.translator, site.csrf_ok,
                                               site.forbidden)
@@ -418,15 +410,18 @@ def create_app(
             site.write(lambda p: record(p, actor, action, target, detail,
                                         address=_address(request)))
 
-    @app.exception_handler(InputError)
-    async def input_error(request: Request, exc: InputError):
-        # A bad filter or form value: one clear sentence, never a traceback.
-        return HTMLResponse(f"<!doctype html><p>{html.escape(str(exc))}</p>", status_code=400)
-
     @app.exception_handler(CorridorError)
     async def corridor_error(request: Request, exc: CorridorError):
-        # One clear sentence, never a traceback (DESIGN.md §6.5).
-        return HTMLResponse(f"<!doctype html><p>{html.escape(str(exc))}</p>", status_code=500)
+        # One clear sentence, never a traceback (DESIGN.md §6.5): a bad filter or form
+        # value is the caller's mistake (400), anything else ours (500). The API answers
+        # in JSON, with its own statuses.
+        if request.url.path.startswith("/api/"):
+            from .web_api import api_error_status
+
+            return JSONResponse({"detail": str(exc)}, status_code=api_error_status(exc))
+        status = 400 if isinstance(exc, InputError) else 500
+        return HTMLResponse(f"<!doctype html><p>{html.escape(str(exc))}</p>",
+                            status_code=status)
 
     @app.get("/login", response_class=HTMLResponse)
     async def login_form(request: Request):
@@ -525,21 +520,9 @@ def create_app(
         return render(request, "experience.html", t,
                       e=site.cached("experience", compute_experience))
 
-    def departments_of_touchpoints() -> dict[str, str | None]:
-        return site.cached("touchpoint_departments", touchpoint_departments)
-
     def may_edit(request: Request, touchpoint: str | None,
                  department: str | None = None) -> bool:
-        """Whether the signed-in user may edit an incident of ``touchpoint`` (or of
-        ``department`` when given): department heads only their department's."""
-        from .accounts import may_edit_department
-
-        principal = site.current(request)
-        if principal is None:
-            return False
-        if department is None and touchpoint is not None:
-            department = departments_of_touchpoints().get(touchpoint)
-        return may_edit_department(principal.role, principal.department_id, department)
+        return site.may_edit(site.current(request), touchpoint, department)
 
     def actions_page(request: Request, t: i18n.Translator, status: int = 200,
                      error: str | None = None, form: dict | None = None):
@@ -565,11 +548,9 @@ def create_app(
         from .incidents import open_incident
 
         t = translator(request)
-        if (redirect := site.allow(request, Permission.EDIT_OWN_DEPARTMENT)):
-            return redirect
-        ok, form = await csrf_ok(request)
-        if not ok:
-            return forbidden(t)
+        form = await site.checked_form(request, Permission.EDIT_OWN_DEPARTMENT)
+        if isinstance(form, Response):
+            return form
         touchpoint = _optional(form, "touchpoint")
         if not may_edit(request, touchpoint):
             return site.not_allowed(t)
@@ -598,11 +579,9 @@ def create_app(
         from .incidents import add_why
 
         t = translator(request)
-        if (redirect := site.allow(request, Permission.EDIT_OWN_DEPARTMENT)):
-            return redirect
-        ok, form = await csrf_ok(request)
-        if not ok:
-            return forbidden(t)
+        form = await site.checked_form(request, Permission.EDIT_OWN_DEPARTMENT)
+        if isinstance(form, Response):
+            return form
         incidents, _ = site.cached("actions", read_actions)
         incident = next((i for i in incidents if i.incident_id == incident_id), None)
         if incident is not None and not may_edit(request, incident.touchpoint,

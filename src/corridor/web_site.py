@@ -13,7 +13,8 @@ import hmac
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,8 @@ NAVIGATION = (
     ("/personas", "nav.personas"),
     ("/departments", "nav.departments"),
     ("/actions", "nav.actions"),
+    ("/academy", "nav.academy"),
+    ("/maturity", "nav.maturity"),
     ("/audit", "nav.audit"),
 )
 
@@ -51,6 +54,8 @@ NAVIGATION = (
 PAGE_PERMISSIONS: dict[str, Permission] = {
     "/actions": Permission.COURSE,
     "/audit": Permission.AUDIT,
+    "/academy": Permission.COURSE,
+    "/maturity": Permission.ASSESS_MATURITY,
 }
 
 
@@ -61,10 +66,20 @@ class Principal:
     user_name: str
     role: Role
     department_id: str | None
-    session: Session
+    session: Session | None  # None: signed in with an API token, not a browser session
 
     def may(self, permission: Permission) -> bool:
         return may(self.role, permission)
+
+
+def _touchpoint_departments(project_path: Path) -> dict[str, str | None]:
+    """Each touchpoint's department, read read-only."""
+    from .store import Project
+
+    with Project.open(project_path, read_only=True) as p:
+        return dict(p.con.execute(
+            "SELECT touchpoint, any_value(department_id) FROM touchpoints GROUP BY 1"
+        ).fetchall())
 
 
 @dataclass
@@ -84,6 +99,8 @@ class Site:
     throttle: Throttle = field(default_factory=Throttle)
     # in-process accounts (name -> Credentials), e.g. the report renderer's
     service_accounts: dict = field(default_factory=dict)
+    # this run's own API token (corridor serve's serving file), for command-line loads
+    run_token: str | None = None
     accounts_version: tuple = ()
 
     def project_version(self) -> tuple:
@@ -135,6 +152,24 @@ class Site:
         with self.lock:
             for key in [k for k in self.pages if k[0] in names]:
                 del self.pages[key]
+
+    @contextmanager
+    def held(self) -> Iterator[Any]:
+        """The project open read-write for a long write (a load). It is opened while no
+        request has the file open (they all open it under ``lock``); until it closes,
+        requests read the last commit through it instead of waiting."""
+        from .store import Project
+
+        stack = ExitStack()
+        with self.lock:
+            project = stack.enter_context(Project.held(self.project_path))
+        with stack:
+            yield project
+
+    def forget_all(self) -> None:
+        """Drop every computed page (after a load: every page may show it)."""
+        with self.lock:
+            self.pages.clear()
 
     def write(self, change: Callable[[Any], None], forget: tuple[str, ...] = ()) -> None:
         """Open the project read-write for ``change(project)`` alone, then drop the
@@ -224,9 +259,27 @@ class Site:
         return principal is not None and principal.may(
             PAGE_PERMISSIONS.get(path, Permission.AGGREGATES))
 
+    # ---- department scopes -------------------------------------------------------------
+
+    def touchpoint_departments(self) -> dict[str, str | None]:
+        """Each touchpoint's department (kept like a page)."""
+        return self.cached("touchpoint_departments", _touchpoint_departments)
+
+    def may_edit(self, principal: Principal | None, touchpoint: str | None,
+                 department: str | None = None) -> bool:
+        """Whether ``principal`` may edit an incident of ``touchpoint`` (or of
+        ``department`` when given): department heads only their department's."""
+        from .accounts import may_edit_department
+
+        if principal is None:
+            return False
+        if department is None and touchpoint is not None:
+            department = self.touchpoint_departments().get(touchpoint)
+        return may_edit_department(principal.role, principal.department_id, department)
+
     def csrf_token(self, request: Request) -> str:
         principal = self.current(request)
-        if principal is not None:
+        if principal is not None and principal.session is not None:
             return principal.session.csrf
         token = request.session.get("csrf")
         if not token:
@@ -238,10 +291,20 @@ class Site:
         form = dict(await request.form())
         sent = form.get("csrf_token")
         principal = self.current(request)
-        expected = principal.session.csrf if principal is not None else request.session.get("csrf")
+        expected = (principal.session.csrf if principal is not None and principal.session
+                    else request.session.get("csrf"))
         ok = (isinstance(sent, str) and isinstance(expected, str)
               and hmac.compare_digest(sent.encode(), expected.encode()))
         return ok, form
+
+    async def checked_form(self, request: Request, permission: Permission) -> dict | Response:
+        """The form of a state-changing request whose sender's role has ``permission``
+        and whose CSRF token is the session's; else the response refusing it (the login
+        page, or 403)."""
+        if (refused := self.allow(request, permission)):
+            return refused
+        ok, form = await self.csrf_ok(request)
+        return form if ok else self.forbidden(self.translator(request))
 
     @staticmethod
     def forbidden(t: i18n.Translator) -> Response:
