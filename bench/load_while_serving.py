@@ -27,28 +27,13 @@ import threading
 import time
 from pathlib import Path
 
-import duckdb
-
 sys.path.insert(0, str(Path(__file__).parent))
 from web_load import OUT, demo_project, free_port, signed_in, start_server  # noqa: E402
 
+from corridor.showcase import later_journeys  # noqa: E402
+
 PAGES = ("/", "/map", "/flow", "/funnel", "/journey", "/departments", "/actions",
          "/customers", "/experience", "/personas")
-
-
-def later_journeys(project: Path, out: Path, cases: int) -> int:
-    con = duckdb.connect(str(project), read_only=True)
-    try:
-        con.execute(f"""
-            COPY (SELECT customer_id, 'LATER-' || case_id AS case_id, touchpoint,
-                         timestamp + INTERVAL 365 DAY AS timestamp, channel, outcome,
-                         wait_seconds, duration_seconds, cost
-                  FROM events WHERE case_id IN (
-                      SELECT DISTINCT case_id FROM events ORDER BY case_id LIMIT {cases}))
-            TO '{out}' (HEADER)""")
-        return con.execute(f"SELECT count(*) FROM read_csv('{out}')").fetchone()[0]
-    finally:
-        con.close()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -12,11 +12,11 @@ import sys
 import threading
 import time
 
-import duckdb
 import httpx
 import pytest
 
 from corridor.serving import Serving, find, serving_path
+from corridor.showcase import later_journeys
 from corridor.store import Project
 from helpers import served
 
@@ -37,23 +37,6 @@ def project(web_demo, tmp_path_factory):
     return copy
 
 
-def later_events(project, out, cases: int) -> int:
-    """A file of new journeys: ``cases`` journeys of the project copied a year later
-    under new case ids; the number of events in it."""
-    con = duckdb.connect(str(project), read_only=True)
-    try:
-        con.execute(f"""
-            COPY (SELECT customer_id, 'LIVE-' || case_id AS case_id, touchpoint,
-                         timestamp + INTERVAL 365 DAY AS timestamp, channel, outcome,
-                         wait_seconds, duration_seconds, cost
-                  FROM events WHERE case_id IN (
-                      SELECT DISTINCT case_id FROM events ORDER BY case_id LIMIT {cases}))
-            TO '{out}' (HEADER)""")
-        return con.execute(f"SELECT count(*) FROM read_csv('{out}')").fetchone()[0]
-    finally:
-        con.close()
-
-
 def sign_in(client: httpx.Client) -> None:
     token = re.search(r'name="csrf_token" value="([^"]+)"',
                       client.get("/login").text).group(1)
@@ -64,7 +47,7 @@ def sign_in(client: httpx.Client) -> None:
 
 def test_ingest_while_serving_goes_through_the_server_and_pages_stay_up(project, tmp_path):
     extra = tmp_path / "later-events.csv"
-    rows = later_events(project, extra, cases=400)
+    rows = later_journeys(project, extra, cases=400)
     with Project.open(project, read_only=True) as p:
         before = p.con.execute("SELECT count(*) FROM events").fetchone()[0]
     answers: list[tuple[float, str, int]] = []
@@ -112,7 +95,7 @@ def test_ingest_while_serving_goes_through_the_server_and_pages_stay_up(project,
 
 def test_a_command_line_load_without_a_server_opens_the_project_itself(project, tmp_path):
     extra = tmp_path / "more-events.csv"
-    rows = later_events(project, extra, cases=5)
+    rows = later_journeys(project, extra, cases=5)
     done = corridor("ingest", str(project), "events", str(extra))
     assert done.returncode == 0, done.stderr
     assert "through the server" not in done.stderr and str(rows) in done.stdout

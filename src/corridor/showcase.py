@@ -219,3 +219,23 @@ def _analyse(project: Project, truths: PlantedTruths) -> dict:
         "value": value.to_dict(),
         "exceptions": exceptions.to_dict(),
     }
+
+
+def later_journeys(project: Path, out: Path, cases: int) -> int:
+    """Write ``out`` (CSV), a file of events the company could send next: the first
+    ``cases`` journeys of ``project`` a year later under new case ids (``LATER-``), for
+    trying a load on a running demo. Returns the number of events written."""
+    import duckdb
+
+    con = duckdb.connect(str(project), read_only=True)
+    try:
+        con.execute(
+            """COPY (SELECT customer_id, 'LATER-' || case_id AS case_id, touchpoint,
+                            timestamp + INTERVAL 365 DAY AS timestamp, channel, outcome,
+                            wait_seconds, duration_seconds, cost
+                     FROM events WHERE case_id IN (
+                         SELECT DISTINCT case_id FROM events ORDER BY case_id LIMIT ?))
+               TO '""" + str(out).replace("'", "''") + "' (HEADER)", [int(cases)])
+        return con.execute("SELECT count(*) FROM read_csv(?)", [str(out)]).fetchone()[0]
+    finally:
+        con.close()

@@ -1,14 +1,16 @@
 """The web app: FastAPI with server-rendered Jinja templates, htmx for interaction, and
 every asset served from ``static/`` (no CDN).
 
-This slice has a login (a signed session cookie; CSRF tokens on every form), a logout,
+This module has the login and logout (server-side sessions, CSRF tokens on every form),
 the overview (the corridor's health at a glance), the customers page (levels and
 relations, value, profitability, service tiers, target segments, revenue at risk), the
-experience page (NPS, CSAT, CES with intervals and their drivers) and the actions page
-(incidents with their 5-Whys trees and actions; forms to open an incident and add a why).
-The computed pages are computed lazily, once per app start, and kept in ``app.state``.
-The project is read read-only; a write opens it read-write for the write alone and
-drops the cached pages that show incidents.
+experience page (NPS, CSAT, CES with intervals and their drivers), the actions page
+(incidents with their 5-Whys trees and actions; forms to open an incident and add a why)
+and the audit log. The other pages, the academy and the JSON API live in their own
+modules (:data:`PAGE_MODULES`), each added with ``register(app, site)``. Computed pages
+are kept in the :class:`~corridor.web_site.Site` page cache. Each request opens the
+project read-only for as long as it needs it; a write opens it read-write for the write
+alone and drops the cached pages it changes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
 
 import jinja2
 from fastapi import FastAPI, Request

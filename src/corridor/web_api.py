@@ -162,7 +162,7 @@ class CustomersAnswer:
 
     summary: dict[str, Any]
     value: dict[str, Any]
-    holdout_from: dt.date | None  # the CLV was fitted up to this day; None: no holdout
+    fitted_until: dt.date | None  # the CLV was fitted up to this day; None: no holdout
 
 
 @dataclasses.dataclass(frozen=True)
