@@ -99,7 +99,7 @@ def main() -> None:
     args = parser.parse_args()
     source = demo_project(args.customers)
     events = OUT / f"later-{args.customers}-{args.cases}.csv"
-    rows = later_journeys(source, events, args.cases)
+    rows = later_journeys(source.with_name(source.stem + "-files"), events, args.cases)
     print(f"{source.name}: loading {rows:,} events ({events.stat().st_size / 1e6:.0f} MB)"
           f" while a reader asks for {len(PAGES)} pages in turn\n")
     print(f"{'way':8} {'load s':>7} {'pages':>6} {'errors':>7} {'p50 before':>11}"

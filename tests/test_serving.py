@@ -37,6 +37,12 @@ def project(web_demo, tmp_path_factory):
     return copy
 
 
+@pytest.fixture(scope="module")
+def demo_files(web_demo):
+    """The files the demo company was generated into (ids as the company knows them)."""
+    return web_demo.with_name(web_demo.stem + "-files")
+
+
 def sign_in(client: httpx.Client) -> None:
     token = re.search(r'name="csrf_token" value="([^"]+)"',
                       client.get("/login").text).group(1)
@@ -45,9 +51,10 @@ def sign_in(client: httpx.Client) -> None:
     assert done.status_code == 303
 
 
-def test_ingest_while_serving_goes_through_the_server_and_pages_stay_up(project, tmp_path):
+def test_ingest_while_serving_goes_through_the_server_and_pages_stay_up(project, demo_files,
+                                                                       tmp_path):
     extra = tmp_path / "later-events.csv"
-    rows = later_journeys(project, extra, cases=400)
+    rows = later_journeys(demo_files, extra, cases=400)
     with Project.open(project, read_only=True) as p:
         before = p.con.execute("SELECT count(*) FROM events").fetchone()[0]
     answers: list[tuple[float, str, int]] = []
@@ -79,6 +86,7 @@ def test_ingest_while_serving_goes_through_the_server_and_pages_stay_up(project,
     assert done.returncode == 0, done.stderr
     assert "loading through the server" in done.stderr
     assert f"{rows:,}" in done.stdout or str(rows) in done.stdout
+    assert "not in the customers table" not in done.stdout  # pseudonyms joined
     failed = [(page, status) for _, page, status in answers if status != 200]
     assert failed == []
     during = [a for a in answers if started <= a[0] <= ended]
@@ -93,12 +101,14 @@ def test_ingest_while_serving_goes_through_the_server_and_pages_stay_up(project,
     assert not serving_path(project).exists(), "the serving file outlived the server"
 
 
-def test_a_command_line_load_without_a_server_opens_the_project_itself(project, tmp_path):
+def test_a_command_line_load_without_a_server_opens_the_project_itself(project, demo_files,
+                                                                      tmp_path):
     extra = tmp_path / "more-events.csv"
-    rows = later_journeys(project, extra, cases=5)
+    rows = later_journeys(demo_files, extra, cases=5)
     done = corridor("ingest", str(project), "events", str(extra))
     assert done.returncode == 0, done.stderr
     assert "through the server" not in done.stderr and str(rows) in done.stdout
+    assert "not in the customers table" not in done.stdout  # the later journeys join
 
 
 def test_a_serving_file_left_by_a_killed_server_is_ignored(tmp_path):

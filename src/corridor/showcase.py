@@ -221,21 +221,25 @@ def _analyse(project: Project, truths: PlantedTruths) -> dict:
     }
 
 
-def later_journeys(project: Path, out: Path, cases: int) -> int:
-    """Write ``out`` (CSV), a file of events the company could send next: the first
-    ``cases`` journeys of ``project`` a year later under new case ids (``LATER-``), for
-    trying a load on a running demo. Returns the number of events written."""
+def later_journeys(files_dir: Path, out: Path, cases: int) -> int:
+    """Write ``out`` (CSV), a file of events the demo company could send next: the first
+    ``cases`` journeys of its generated files (``files_dir``, as :func:`build_demo` wrote
+    them, with the ids the company knows) a year later under new case ids (``LATER-``),
+    for trying a load on a running demo. Returns the number of events written."""
     import duckdb
 
-    con = duckdb.connect(str(project), read_only=True)
+    events = str(Path(files_dir) / "events" / "*.parquet")
+    con = duckdb.connect()
     try:
         con.execute(
             """COPY (SELECT customer_id, 'LATER-' || case_id AS case_id, touchpoint,
                             timestamp + INTERVAL 365 DAY AS timestamp, channel, outcome,
                             wait_seconds, duration_seconds, cost
-                     FROM events WHERE case_id IN (
-                         SELECT DISTINCT case_id FROM events ORDER BY case_id LIMIT ?))
-               TO '""" + str(out).replace("'", "''") + "' (HEADER)", [int(cases)])
+                     FROM read_parquet(?) WHERE case_id IN (
+                         SELECT DISTINCT case_id FROM read_parquet(?)
+                         ORDER BY case_id LIMIT ?))
+               TO '""" + str(out).replace("'", "''") + "' (HEADER)",
+            [events, events, int(cases)])
         return con.execute("SELECT count(*) FROM read_csv(?)", [str(out)]).fetchone()[0]
     finally:
         con.close()
