@@ -435,7 +435,7 @@ def create_app(
 
         if username in service:
             return service[username]
-        with site.lock:
+        with site.reading():
             with Project.open(project_path, read_only=True) as p:
                 return credentials(p, username)
 
@@ -620,7 +620,7 @@ def create_app(
         t = translator(request)
         if (redirect := site.allow(request, Permission.AUDIT)):
             return redirect
-        with site.lock:  # read fresh every time: the log is never cached
+        with site.reading():  # read fresh every time: the log is never cached
             with Project.open(project_path, read_only=True) as p:
                 entries = latest(p, AUDIT_PAGE_SIZE)
         return render(request, "audit.html", t, entries=entries)

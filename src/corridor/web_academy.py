@@ -274,7 +274,7 @@ def current_assessment(site: Site, course_root: Path | None) -> tuple[maturity.A
     """The latest assessment kept (True), else one from the data alone (False)."""
     from .store import Project
 
-    with site.lock:
+    with site.reading():
         with Project.open(site.project_path, read_only=True) as p:
             kept = maturity.latest(p)
     if kept is not None:
@@ -429,7 +429,7 @@ def register(app: FastAPI, site: Site) -> None:
     from .store import Project
 
     def read(fn: Callable):
-        with site.lock:
+        with site.reading():
             with Project.open(site.project_path, read_only=True) as p:
                 return fn(p)
 

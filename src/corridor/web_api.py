@@ -118,6 +118,7 @@ class TokenAuth:
 
     def __init__(self, site: Site):
         self.site = site
+        self.lock = threading.Lock()
         self.known: dict[str, Principal | None] = {}
         self.version: tuple = ()
 
@@ -131,19 +132,22 @@ class TokenAuth:
 
             return Principal(cli_actor(), Role.ADMIN, None, None)
         version = self.site.project_version()
-        with self.site.lock:
+        with self.lock:
             if version != self.version:
                 self.known.clear()
                 self.version = version
-            if token not in self.known:
-                with Project.open(self.site.project_path, read_only=True) as p:
-                    user = token_user(p, token)
-                self.known[token] = (None if user is None else
-                                     Principal(user.user_name, user.role, user.department_id,
-                                               None))
-                while len(self.known) > 1000:
-                    self.known.pop(next(iter(self.known)))
-            return self.known[token]
+            if token in self.known:
+                return self.known[token]
+        with self.site.reading():
+            with Project.open(self.site.project_path, read_only=True) as p:
+                user = token_user(p, token)
+        found = (None if user is None else
+                 Principal(user.user_name, user.role, user.department_id, None))
+        with self.lock:
+            self.known[token] = found
+            while len(self.known) > 1000:
+                self.known.pop(next(iter(self.known)))
+        return found
 
 
 def _bearer(request: Request) -> str | None:
@@ -544,7 +548,7 @@ def register(app: FastAPI, site: Site) -> None:
         from .audit import latest
         from .store import Project
 
-        with site.lock:
+        with site.reading():
             with Project.open(site.project_path, read_only=True) as p:
                 return latest(p, limit)
 

@@ -1,7 +1,7 @@
 """What every page of the web app shares: the project it reads, the templates, the
 language of the request, who is signed in (server-side sessions), what their role may
-open (:meth:`Site.allow`), the CSRF checks, the page cache and the one lock around
-project access.
+open (:meth:`Site.allow`), the CSRF checks, the page cache and the shared lock around
+project access (pages compute side by side; a write waits for them and goes alone).
 
 Pages live in their own modules (``web_<page>.py``); each has a ``register(app, site)``
 that adds its routes and uses a :class:`Site` for everything else.
@@ -14,6 +14,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,44 @@ class Principal:
         return may(self.role, permission)
 
 
+class SharedLock:
+    """Many holders of the shared side at once, or one of the exclusive side. A waiting
+    exclusive holder does not hold up new shared ones: a request may take the shared side
+    again further down its own stack. A thread must not ask for the exclusive side while
+    it holds the shared one."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._changed:
+            while self._exclusive:
+                self._changed.wait()
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._shared -= 1
+                self._changed.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._changed:
+            while self._exclusive or self._shared:
+                self._changed.wait()
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._exclusive = False
+                self._changed.notify_all()
+
+
 def _touchpoint_departments(project_path: Path) -> dict[str, str | None]:
     """Each touchpoint's department, read read-only."""
     from .store import Project
@@ -89,10 +128,15 @@ class Site:
     project_path: Path
     templates: Jinja2Templates
     strict_i18n: bool = False
-    # One project access at a time: DuckDB will not open a file read-write while this
-    # process holds it read-only, and the first request of a page computes it once.
+    # The page cache's bookkeeping.
     lock: threading.RLock = field(default_factory=threading.RLock)
+    # Opening the project: read-only opens share it, and a read-write open waits until
+    # none is open (DuckDB will not open a file read-write while this process has it open
+    # read-only), so pages compute side by side and never beside a write.
+    access: SharedLock = field(default_factory=SharedLock)
     pages: OrderedDict = field(default_factory=OrderedDict)
+    computing: dict = field(default_factory=dict)  # key -> Future of a page being computed
+    generation: int = 0  # counts drops: a page computed across one is not kept
     registered: set[str] = field(default_factory=set)
     seen_version: tuple = ()
     sessions: SessionStore = field(default_factory=SessionStore)
@@ -120,7 +164,12 @@ class Site:
         version = self.project_version()
         if version != self.seen_version:
             self.pages.clear()
+            self.generation += 1
             self.seen_version = version
+
+    def reading(self):
+        """Hold while the project is open read-only outside :meth:`cached`."""
+        return self.access.shared()
 
     # ---- computed pages ----------------------------------------------------------------
 
@@ -128,19 +177,40 @@ class Site:
                filters: PageFilters | None = None, **params: Any) -> Any:
         """The page ``name`` for ``filters`` and the page's own ``params`` (hashable
         values), computed once by ``compute(project_path)``, or
-        ``compute(project_path, filters, **params)`` when filters are given, and kept."""
+        ``compute(project_path, filters, **params)`` when filters are given, and kept.
+        Different pages compute side by side; a request for a page being computed waits
+        for that computation instead of starting another."""
         key = (name, filters, tuple(sorted(params.items())))
         with self.lock:
             self._drop_stale()
             if key in self.pages:
                 self.pages.move_to_end(key)
                 return self.pages[key]
-            value = (compute(self.project_path) if filters is None
-                     else compute(self.project_path, filters, **params))
-            self.pages[key] = value
-            while len(self.pages) > PAGE_CACHE_SIZE:
-                self.pages.popitem(last=False)
-            return value
+            running = self.computing.get(key)
+            if running is not None:  # another request computes it: wait for its answer
+                owner = False
+            else:
+                running = self.computing[key] = Future()
+                generation, owner = self.generation, True
+        if not owner:
+            return running.result()
+        try:
+            with self.access.shared():
+                value = (compute(self.project_path) if filters is None
+                         else compute(self.project_path, filters, **params))
+        except BaseException as error:
+            with self.lock:
+                del self.computing[key]
+            running.set_exception(error)
+            raise
+        with self.lock:
+            del self.computing[key]
+            if generation == self.generation:  # nothing was dropped meanwhile
+                self.pages[key] = value
+                while len(self.pages) > PAGE_CACHE_SIZE:
+                    self.pages.popitem(last=False)
+        running.set_result(value)
+        return value
 
     def computed(self, name: str, filters: PageFilters | None = None, **params: Any) -> Any:
         """The page ``name`` if it has been computed and kept, else None."""
@@ -152,16 +222,17 @@ class Site:
         with self.lock:
             for key in [k for k in self.pages if k[0] in names]:
                 del self.pages[key]
+            self.generation += 1
 
     @contextmanager
     def held(self) -> Iterator[Any]:
         """The project open read-write for a long write (a load). It is opened while no
-        request has the file open (they all open it under ``lock``); until it closes,
+        request has the file open (they all open it under ``access``); until it closes,
         requests read the last commit through it instead of waiting."""
         from .store import Project
 
         stack = ExitStack()
-        with self.lock:
+        with self.access.exclusive():
             project = stack.enter_context(Project.held(self.project_path))
         with stack:
             yield project
@@ -170,6 +241,7 @@ class Site:
         """Drop every computed page (after a load: every page may show it)."""
         with self.lock:
             self.pages.clear()
+            self.generation += 1
 
     def write(self, change: Callable[[Any], None], forget: tuple[str, ...] = ()) -> None:
         """Open the project read-write for ``change(project)`` alone, then drop the
@@ -177,12 +249,13 @@ class Site:
         project file, drops every computed page.)"""
         from .store import Project
 
-        with self.lock:
+        with self.access.exclusive():
             with Project.open(self.project_path) as p:
                 change(p)
-            self.forget(*forget)
-            # our own write: only the pages named change; do not recompute the others
-            self.seen_version = self.project_version()
+            with self.lock:
+                self.forget(*forget)
+                # our own write: only the pages named change; do not recompute the others
+                self.seen_version = self.project_version()
 
     # ---- requests ----------------------------------------------------------------------
 
@@ -202,10 +275,10 @@ class Site:
         version = self.project_version()
         if version == self.accounts_version:
             return
-        with self.lock:
+        with self.reading():
             with Project.open(self.project_path, read_only=True) as p:
                 users = {u.user_name: u for u in list_users(p)}
-            self.accounts_version = version
+        self.accounts_version = version
         for name in self.sessions.users():
             if name in self.service_accounts:
                 continue
