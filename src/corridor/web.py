@@ -431,13 +431,10 @@ def create_app(
 
     def read_credentials(username: str):
         from .accounts import credentials
-        from .store import Project
 
         if username in service:
             return service[username]
-        with site.reading():
-            with Project.open(project_path, read_only=True) as p:
-                return credentials(p, username)
+        return site.read(lambda p: credentials(p, username))
 
     @app.post("/login")
     async def login(request: Request):
@@ -615,14 +612,11 @@ def create_app(
     @app.get("/audit", response_class=HTMLResponse)
     def audit_page(request: Request):
         from .audit import latest
-        from .store import Project
 
         t = translator(request)
         if (redirect := site.allow(request, Permission.AUDIT)):
             return redirect
-        with site.reading():  # read fresh every time: the log is never cached
-            with Project.open(project_path, read_only=True) as p:
-                entries = latest(p, AUDIT_PAGE_SIZE)
+        entries = site.read(lambda p: latest(p, AUDIT_PAGE_SIZE))  # never cached
         return render(request, "audit.html", t, entries=entries)
 
     site.registered.update({"/", "/customers", "/experience", "/actions", "/audit"})

@@ -16,6 +16,7 @@ there), else the packaged course.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,17 +98,16 @@ class CustomerLevels:
 
 
 def compute_customer_levels(project_path: Path) -> CustomerLevels:
+    """The customer levels; the internal customers are filled in from the hand-offs
+    view (:func:`_customer_levels`), which computes the hand-offs once for both."""
     from .customers import customer_summary
-    from .handoffs import handoffs
     from .store import Project
 
     with Project.open(project_path, read_only=True) as p:
         summary = customer_summary(p.table("customers"))
-        passed = handoffs(p.table("events"), touchpoints=p.table("touchpoints"))
     return CustomerLevels(
         summary.customers, summary.direct_customers, summary.end_customers,
-        tuple(LevelRow(x.level, x.customers, x.direct, x.end) for x in summary.levels),
-        tuple((h.from_department, h.to_department, h.count) for h in passed.pairs[:SHOWN]))
+        tuple(LevelRow(x.level, x.customers, x.direct, x.end) for x in summary.levels), ())
 
 
 @dataclass(frozen=True)
@@ -272,11 +272,7 @@ def compute_measures(project_path: Path, course_root: Path | None = None) -> mat
 
 def current_assessment(site: Site, course_root: Path | None) -> tuple[maturity.Assessment, bool]:
     """The latest assessment kept (True), else one from the data alone (False)."""
-    from .store import Project
-
-    with site.reading():
-        with Project.open(site.project_path, read_only=True) as p:
-            kept = maturity.latest(p)
+    kept = site.read(maturity.latest)
     if kept is not None:
         return kept, True
     measures = site.cached("maturity.measures", partial(compute_measures,
@@ -380,6 +376,14 @@ def _maturity(ctx: ViewContext) -> LiveView:
     return LiveView("maturity", assessment, "/maturity")
 
 
+def _customer_levels(ctx: ViewContext) -> LiveView:
+    levels = ctx.site.cached("academy.customer_levels", compute_customer_levels)
+    passed = ctx.site.cached("academy.handoffs", compute_handoffs)
+    internal = tuple((h.from_department, h.to_department, h.count) for h in passed.pairs)
+    return LiveView("customer_levels", dataclasses.replace(levels, internal=internal),
+                    "/customers")
+
+
 def _plain(name: str, compute: Callable, link: str,
            choices: Callable[[object], tuple[str, ...]] = lambda data: ()):
     def render(ctx: ViewContext) -> LiveView:
@@ -389,7 +393,7 @@ def _plain(name: str, compute: Callable, link: str,
 
 
 LIVE_VIEW_RENDERERS: dict[str, Callable[[ViewContext], LiveView]] = {
-    "customer_levels": _plain("customer_levels", compute_customer_levels, "/customers"),
+    "customer_levels": _customer_levels,
     "risk_queue": _plain("risk_queue", compute_risk_queue, "/customers"),
     "latest_incident": _latest_incident,
     "department_corridor": _department_corridor,
@@ -426,13 +430,6 @@ ACADEMY_WRITES = ("maturity.measures",)  # course answers change the completion 
 
 
 def register(app: FastAPI, site: Site) -> None:
-    from .store import Project
-
-    def read(fn: Callable):
-        with site.reading():
-            with Project.open(site.project_path, read_only=True) as p:
-                return fn(p)
-
     def course_root(request: Request) -> Path | None:
         root = getattr(request.app.state, "course_root", None)
         return None if root is None else Path(root)
@@ -455,9 +452,9 @@ def register(app: FastAPI, site: Site) -> None:
             return redirect
         course = course_of(request)
         me = learner(site.current(request))
-        mine, team, names = read(lambda p: (academy.learner_progress(p, me, course),
-                                            academy.team_progress(p, me, course),
-                                            department_names(p)))
+        mine, team, names = site.read(lambda p: (academy.learner_progress(p, me, course),
+                                                 academy.team_progress(p, me, course),
+                                                 department_names(p)))
         return site.render(request, "academy.html", t, progress=mine, team=team,
                            modules={n: course.module(n, t.lang) for n in range(1, 9)},
                            department_names=names)
@@ -475,7 +472,7 @@ def register(app: FastAPI, site: Site) -> None:
         incident = None
         if module.exercise.kind is ExerciseKind.FIVE_WHYS:
             incident = views.get("latest_incident") or live_view(ctx, "latest_incident")
-        read_ids, tried, answers = read(lambda p: (
+        read_ids, tried, answers = site.read(lambda p: (
             academy.read_lessons(p, me.user_name, module.number),
             academy.attempts(p, me.user_name, module.number),
             academy.exercise_answers(p, me.user_name, module.number)))
@@ -563,7 +560,7 @@ def register(app: FastAPI, site: Site) -> None:
     def maturity_page(request: Request, t, status: int = 200, error: str | None = None,
                       form: dict | None = None) -> Response:
         assessment, kept = current_assessment(site, course_root(request))
-        entries = read(maturity.history)
+        entries = site.read(maturity.history)
         return site.render(request, "maturity.html", t, status=status, a=assessment,
                            kept=kept, history=entries, statements=maturity.STATEMENTS,
                            stages=list(maturity.Stage), thresholds=maturity.THRESHOLDS,

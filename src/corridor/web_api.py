@@ -123,7 +123,6 @@ class TokenAuth:
         self.version: tuple = ()
 
     def principal(self, token: str) -> Principal | None:
-        from .store import Project
         from .tokens import token_user
 
         if self.site.run_token is not None and secrets.compare_digest(
@@ -138,9 +137,7 @@ class TokenAuth:
                 self.version = version
             if token in self.known:
                 return self.known[token]
-        with self.site.reading():
-            with Project.open(self.site.project_path, read_only=True) as p:
-                user = token_user(p, token)
+        user = self.site.read(lambda p: token_user(p, token))
         found = (None if user is None else
                  Principal(user.user_name, user.role, user.department_id, None))
         with self.lock:
@@ -546,11 +543,8 @@ def register(app: FastAPI, site: Site) -> None:
     def audit(_: Auditor, limit: Annotated[int, Query(ge=1, le=10_000)] = AUDIT_PAGE_SIZE):
         """The newest audit entries, newest first (admins only)."""
         from .audit import latest
-        from .store import Project
 
-        with site.reading():
-            with Project.open(site.project_path, read_only=True) as p:
-                return latest(p, limit)
+        return site.read(lambda p: latest(p, limit))
 
     @app.get(OPENAPI_PATH, include_in_schema=False)
     def openapi_document():

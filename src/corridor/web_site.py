@@ -167,9 +167,14 @@ class Site:
             self.generation += 1
             self.seen_version = version
 
-    def reading(self):
-        """Hold while the project is open read-only outside :meth:`cached`."""
-        return self.access.shared()
+    def read(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(project)`` on the project opened read-only for it alone, beside other
+        readers (for what is read fresh every time, outside :meth:`cached`)."""
+        from .store import Project
+
+        with self.access.shared():
+            with Project.open(self.project_path, read_only=True) as p:
+                return fn(p)
 
     # ---- computed pages ----------------------------------------------------------------
 
@@ -270,14 +275,11 @@ class Site:
         """When the project changed (a command line or this app wrote to it), end the
         sessions of users who were disabled, removed or given another role."""
         from .accounts import list_users
-        from .store import Project
 
         version = self.project_version()
         if version == self.accounts_version:
             return
-        with self.reading():
-            with Project.open(self.project_path, read_only=True) as p:
-                users = {u.user_name: u for u in list_users(p)}
+        users = {u.user_name: u for u in self.read(list_users)}
         self.accounts_version = version
         for name in self.sessions.users():
             if name in self.service_accounts:
