@@ -5,13 +5,16 @@
 Writes an events CSV and the same rows as Parquet to bench/out/, then loads each into a
 fresh project with `corridor ingest` (a subprocess, so its peak RSS is measured alone),
 and beside it two peers that do less: DuckDB's own reader loading the file into a table
-(no validation, no line numbers, no rejects) and pandas reading it. Prints rows/s, wall
-seconds and peak RSS for each, and corridor's ratio to the DuckDB peer. Not a test.
+(no validation, no line numbers, no rejects) and pandas reading it. corridor loads twice:
+into a project that keeps ids as they come (`init --no-pseudonymise`) and into one that
+pseudonymises them (the default, ADR 11; its key goes to a temporary key folder). Prints
+rows/s, wall seconds and peak RSS for each, and the ratio to the DuckDB peer. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -67,10 +70,16 @@ def measure(cmd: list[str]) -> tuple[float, int]:
     return seconds, peak
 
 
-def corridor_cmd(tmp: Path, path: Path) -> list[str]:
+def corridor_cmd(tmp: Path, path: Path, pseudonymise: bool = True) -> list[str]:
     project = tmp / f"p-{time.monotonic_ns()}.duckdb"
-    subprocess.run([sys.executable, "-m", "corridor", "init", str(project)], check=True, capture_output=True)
+    init = [sys.executable, "-m", "corridor", "init", str(project)]
+    subprocess.run(init if pseudonymise else [*init, "--no-pseudonymise"], check=True,
+                   capture_output=True)
     return [sys.executable, "-m", "corridor", "ingest", str(project), "events", str(path), "--quiet"]
+
+
+def corridor_raw_ids_cmd(tmp: Path, path: Path) -> list[str]:
+    return corridor_cmd(tmp, path, pseudonymise=False)
 
 
 def duckdb_cmd(tmp: Path, path: Path) -> list[str]:
@@ -95,21 +104,23 @@ def main() -> None:
     csv_path, parquet_path = make_files(args.rows)
     print(f"{args.rows:,} rows; CSV {csv_path.stat().st_size / 1e6:.0f} MB,"
           f" Parquet {parquet_path.stat().st_size / 1e6:.0f} MB")
-    print(f"{'format':<8}{'contender':<34}{'median s':>10}{'rows/s':>14}{'peak MB':>10}{'vs duckdb':>10}")
+    print(f"{'format':<8}{'contender':<36}{'median s':>10}{'rows/s':>14}{'peak MB':>10}{'vs duckdb':>10}")
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         tmp = Path(tmp)
+        os.environ["CORRIDOR_KEY_DIR"] = str(tmp / "keys")  # the subprocesses inherit it
         for path in (csv_path, parquet_path):
             fmt = path.suffix.lstrip(".")
             results = {}
             for name, build in (("duckdb reader (no validation)", duckdb_cmd),
                                 ("pandas reader (no validation)", pandas_cmd),
-                                ("corridor ingest", corridor_cmd)):
+                                ("corridor ingest, ids as they come", corridor_raw_ids_cmd),
+                                ("corridor ingest, pseudonymised", corridor_cmd)):
                 runs = [measure(build(tmp, path)) for _ in range(args.repeat)]
                 seconds = statistics.median(r[0] for r in runs)
                 peak = max(r[1] for r in runs)
                 results[name] = seconds
                 ratio = seconds / results["duckdb reader (no validation)"]
-                print(f"{fmt:<8}{name:<34}{seconds:>10.1f}{args.rows / seconds:>14,.0f}"
+                print(f"{fmt:<8}{name:<36}{seconds:>10.1f}{args.rows / seconds:>14,.0f}"
                       f"{peak / 1e6:>10.0f}{ratio:>9.1f}x", flush=True)
 
 
