@@ -19,7 +19,7 @@ ALL_FIVES = {s: 5 for s in maturity.STATEMENTS}
 ALL_TWOS = {s: 2 for s in maturity.STATEMENTS}
 STRONG = Measures(flow=0.9, accessibility=0.95, satisfaction_trend=2, incident_learning=0.7,
                   course_completion=0.8)
-MIDDLING = Measures(flow=0.7, accessibility=0.85, satisfaction_trend=0, incident_learning=0.3,
+MIDDLING = Measures(flow=0.7, accessibility=0.75, satisfaction_trend=0, incident_learning=0.3,
                     course_completion=0.3)
 WEAK = Measures(flow=0.4, accessibility=0.6, satisfaction_trend=-2, incident_learning=0.0,
                 course_completion=0.0)
@@ -74,7 +74,7 @@ def test_thresholds_are_inclusive_and_the_score_interpolates():
     assert flow.position(0.30) == pytest.approx(0.5)
     assert flow.position(0.70) == pytest.approx(1.5)
     result = maturity.assess(Measures(0.30, 0.70, None, None, None))
-    assert result.score == pytest.approx(50 * (0.5 + 0.70 / 0.80) / 2, abs=0.05)
+    assert result.score == pytest.approx(50 * (0.5 + 1.0) / 2, abs=0.05)
 
 
 def test_ratings_must_cover_every_statement_from_one_to_five():

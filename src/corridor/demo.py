@@ -66,6 +66,7 @@ class DemoFiles:
     events: tuple[Path, ...]
     transactions: tuple[Path, ...]
     feedback: Path
+    model: Path  # the company model (TOML)
     incidents: tuple[DemoIncident, ...]
     truths: PlantedTruths
 
@@ -122,6 +123,7 @@ TP_CHANNEL = np.array([CH[t[2]] for t in TOUCHPOINTS])
 TP_DEPT = [t[3] for t in TOUCHPOINTS]
 TP_MEDIAN = np.array([t[5] for t in TOUCHPOINTS], dtype=float)
 TP_WAIT = np.array([np.nan if t[6] is None else t[6] for t in TOUCHPOINTS], dtype=float)
+GOAL = "first_bill"  # a purchase journey succeeds when the first bill is sent
 DOORS = (TP["order_online"], TP["order_store"], TP["order_partner"])
 DOOR_CHANNEL = np.array([CH["web"], CH["store"], CH["partner"]])
 
@@ -624,7 +626,7 @@ def _chunk(cfg: DemoConfig, w: _World, ci: int, lo: int, n: int, company_base: i
     # coverage among goal-reaching journeys, for the measured truths
     seen = np.zeros((n, len(TOUCHPOINTS)), dtype=bool)
     seen[cust_e[~ticket], tp_e[~ticket]] = True
-    goal = seen[:, TP["first_bill"]]
+    goal = seen[:, TP[GOAL]]
 
     # -- transactions: one-off purchases (BG/NBD + Gamma-Gamma) and monthly bills
     t_end = np.minimum(end, exit_)
@@ -733,7 +735,7 @@ def _truths(cfg: DemoConfig, counts: Counts, goal: int, cover: np.ndarray) -> Pl
                installation_visit=1.0, activation=1.0, first_bill=1.0)
     steps = tuple((b,) for b in basic[:3]) + (tuple(TP_NAMES[d] for d in DOORS),) + tuple((b,) for b in basic[3:])
     corridor = CorridorTruth(
-        goal="first_bill", steps=steps, basic=basic, coverage=tuple(Share(k, v) for k, v in cov.items()),
+        goal=GOAL, steps=steps, basic=basic, coverage=tuple(Share(k, v) for k, v in cov.items()),
         other_optional=(Share("coverage_check", P_COV), Share("store_visit", P_STORE_VISIT),
                         Share("sales_call", round(P_SALES_CALL * (PTYPE_P[2] + PTYPE_P[3]), 6))))
     alt = AlternativeGroup(step="order", doors=doors, coverage=1.0, co_occurrence=0.0,
@@ -873,8 +875,11 @@ def generate(out_dir: Path, config: DemoConfig = DemoConfig(),
     (out / "truths.json").write_text(json.dumps(truths.to_dict(), indent=2, ensure_ascii=False), "utf-8")
     (out / "incidents.json").write_text(
         json.dumps([i.to_dict() for i in incidents], indent=2, ensure_ascii=False), "utf-8")
+    from .demo_model import write_demo_model
+
+    model = write_demo_model(out / "model.toml")
     return DemoFiles(departments, touchpoints, customers, tuple(ev_paths), tuple(tx_paths), feedback,
-                     incidents, truths)
+                     model, incidents, truths)
 
 
 _FEEDBACK_SCHEMA = pa.schema([

@@ -66,6 +66,19 @@ class BadExperience:
     max_wait_seconds: float | None = 900.0
     wait_limits: tuple[WaitLimit, ...] = ()
 
+    @classmethod
+    def of_model(cls, model) -> "BadExperience":
+        """The company model's rule (:class:`corridor.company.CompanyModel`); its defaults
+        when the project declares none."""
+        rule, waits = model.bad_experience, model.waits
+        return cls(
+            score_limits=tuple(ScoreLimit(m, below) for m, below in rule.score_below),
+            failed_outcomes=rule.failed_outcomes,
+            max_wait_seconds=waits.default if rule.long_wait else None,
+            wait_limits=tuple(WaitLimit(tp, s) for tp, s in waits.per_touchpoint)
+            if rule.long_wait else (),
+        )
+
     def to_dict(self) -> dict:
         return {
             "score_limits": [{"metric": s.metric, "below": s.below} for s in self.score_limits],

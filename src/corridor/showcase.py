@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from .company import configure_from_file
 from .demo import DemoConfig, PlantedTruths, generate
 from .errors import CorridorError, ProjectError
 from .ingest import IngestResult, ProgressCallback, describe, ingest_file
@@ -102,11 +103,12 @@ def build_demo(
                 done += 1
                 if progress is not None:
                     progress(done, total)
+        configure_from_file(p, files.model)  # as `corridor configure` does
         _store_truths(p, files.truths)
         _store_incidents(p, files.incidents)
         say("Analysing ...")
         measure_completed_actions(p)  # the demo's done actions carry their effect
-        analysis = _analyse(p, files.truths)
+        analysis = _analyse(p, files.truths.end)
         p.con.execute("CHECKPOINT")
     analysis_path = project.with_name(project.stem + "-analysis.json")
     tmp = analysis_path.with_suffix(".json.tmp")
@@ -182,31 +184,30 @@ def _store_incidents(project: Project, incidents) -> None:
             )
 
 
-def _analyse(project: Project, truths: PlantedTruths) -> dict:
+def _analyse(project: Project, end: dt.date) -> dict:
     """What the demo shows until the web app exists: the corridor report as JSON, with
-    roles measured over the journeys that reach the company's goal, plus the customer
-    graph and the customers' value (the last quarter is the CLV holdout)."""
+    roles measured over the journeys that reach the company model's goal, plus the
+    customer graph and the customers' value (the last quarter is the CLV holdout)."""
+    from .company import company_model
     from .customers import customer_summary
     from .exceptions import detect_exceptions
     from .journeys import analyse
     from .portfolio import ValueSettings, customer_value
-    from .revenue_risk import BadExperience, WaitLimit
+    from .revenue_risk import BadExperience
     from .stepstore import steps_or_events
+
+    model = company_model(project)
 
     tables = {name: project.table(name) for name in
               ("events", "customers", "touchpoints", "transactions", "feedback")}
     report = analyse(
         steps_or_events(project), customers=tables["customers"], touchpoints=tables["touchpoints"],
-        goal=truths.corridor.goal,
+        goal=model.purchase_goal or None,
     )
-    # An installation wait is counted in days: twice the usual wait is a bad one.
-    usual_wait = truths.bottleneck.wait_mean_days_before * 86_400
     settings = ValueSettings(
-        until=truths.end - dt.timedelta(days=92),
-        goal=truths.corridor.goal,
-        bad_experience=BadExperience(
-            wait_limits=(WaitLimit(truths.bottleneck.touchpoint, 2 * usual_wait),)
-        ),
+        until=end - dt.timedelta(days=92),
+        goal=model.purchase_goal or None,
+        bad_experience=BadExperience.of_model(model),
     )
     value = customer_value(
         events=tables["events"], transactions=tables["transactions"],

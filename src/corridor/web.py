@@ -35,6 +35,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from . import i18n
 from .accounts import Permission
+from .company import company_goal, company_model
 from .errors import AnalysisError, CorridorError, InputError
 from .web_filters import PageFilters
 from .web_site import Site
@@ -87,20 +88,6 @@ class Overview:
     computed_at: dt.datetime
 
 
-def planted_goal(project) -> str | None:
-    """The corridor goal the demo planted, if the project has one."""
-    try:
-        row = project.con.execute(
-            "SELECT value FROM planted_truths WHERE name = 'corridor'"
-        ).fetchone()
-    except Exception:  # no planted_truths table: not a demo project
-        return None
-    if row is None:
-        return None
-    value = json.loads(row[0]) if isinstance(row[0], str) else row[0]
-    return value.get("goal") if isinstance(value, dict) else None
-
-
 def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -> Overview:
     """Everything the overview shows for the events that pass ``filters``, from the
     library, reading the project read-only."""
@@ -111,7 +98,7 @@ def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -
     from .store import Project
 
     with Project.open(project_path, read_only=True) as p:
-        goal = planted_goal(p)
+        goal = company_goal(p)
         filtered = filters.events(p)
         journeys = filters.journeys(p)
         try:
@@ -184,6 +171,7 @@ def compute_customers(project_path: Path) -> CustomersPage:
     """Everything the customers page shows, from the library, reading the project read-only."""
     from .customers import customer_summary
     from .portfolio import ValueSettings, customer_value
+    from .revenue_risk import BadExperience
     from .store import Project
 
     with Project.open(project_path, read_only=True) as p:
@@ -192,7 +180,8 @@ def compute_customers(project_path: Path) -> CustomersPage:
         value = customer_value(
             events=p.table("events"), transactions=transactions,
             customers=p.table("customers"), feedback=p.table("feedback"),
-            settings=ValueSettings(until=until, goal=planted_goal(p)),
+            settings=ValueSettings(until=until, goal=company_goal(p),
+                                   bad_experience=BadExperience.of_model(company_model(p))),
         )
         summary = customer_summary(p.table("customers"))
     return CustomersPage(summary, value, until, _now())

@@ -78,7 +78,7 @@ def funnel_choices(project_path: Path) -> FunnelChoices:
     from .journeys import analyse
     from .store import Project
     from .stepstore import steps_or_events
-    from .web import planted_goal
+    from .company import company_goal
 
     with Project.open(project_path, read_only=True) as p:
         touchpoints = tuple(r[0] for r in p.con.execute(
@@ -86,7 +86,7 @@ def funnel_choices(project_path: Path) -> FunnelChoices:
             " UNION SELECT touchpoint FROM touchpoints)"
             " WHERE touchpoint IS NOT NULL ORDER BY 1").fetchall())
         report = analyse(steps_or_events(p), customers=p.table("customers"),
-                         touchpoints=p.table("touchpoints"), top=1, goal=planted_goal(p))
+                         touchpoints=p.table("touchpoints"), top=1, goal=company_goal(p))
     default: tuple[str, ...] = ()
     if report.corridor is not None:
         default = tuple(i.touchpoint for i in report.corridor.basic)[:MAX_STEPS]

@@ -47,14 +47,14 @@ def compute_journey(project_path: Path, filters: PageFilters = PageFilters()) ->
     feedback of the filters' period, segments and levels."""
     from .store import Project
     from .journeymap import journey_map
-    from .web import planted_goal
+    from .company import company_goal
 
     with Project.open(project_path, read_only=True) as p:
         events = filters.events(p)
         feedback = filters.feedback(p)
         try:
             result = journey_map(events, touchpoints=p.table("touchpoints"), feedback=feedback,
-                                 customers=p.table("customers"), goal=planted_goal(p))
+                                 customers=p.table("customers"), goal=company_goal(p))
         except AnalysisError:  # nothing passes the filters
             result = None
     return JourneyPage(result, dt.datetime.now(dt.timezone.utc).replace(microsecond=0))

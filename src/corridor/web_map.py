@@ -175,10 +175,10 @@ def compute_map_base(project_path: Path, filters: PageFilters) -> MapBase:
     from .steps import as_steps
     from .store import Project
     from .variants import variants
-    from .web import planted_goal
+    from .company import company_goal
 
     with Project.open(project_path, read_only=True) as p:
-        goal = planted_goal(p)
+        goal = company_goal(p)
         steps = as_steps(filters.journeys(p))  # stored when nothing is filtered
         with steps.cached() as cached:
             graph = directly_follows(cached)
