@@ -64,9 +64,31 @@ def test_funnel_flow_and_access_commands_answer_in_json(demo):
     counts = [step["cases"] for step in funnel["steps"]]
     assert counts == sorted(counts, reverse=True) and counts[0] > 0
     flow = _json(run_cli("flow", built.project, "--goal", built.truths.corridor.goal, "--json"))
-    assert {"dropoffs", "loops", "bottlenecks", "handoffs"} == set(flow)
+    assert {"dropoffs", "loops", "bottlenecks", "handoffs"} <= set(flow)
     access = _json(run_cli("access", built.project, "--by", "channel", "--json"))
     assert any(g["channel"] == "phone" for g in access["groups"])
+
+
+def test_flow_counts_drop_offs_over_purchase_journeys_only(demo):
+    """A support case is not a failed purchase: the demo's model says which cases are
+    purchases, and every person walks exactly one purchase journey."""
+    built, _ = demo
+    truths = built.truths
+    flow = _json(run_cli("flow", built.project, "--json"))
+    assert flow["journey"] == "purchase" and flow["goal"] == [truths.corridor.goal]
+    assert flow["dropoffs"]["cases"] == truths.counts.persons
+    assert flow["dropoffs"]["reached_goal"] == truths.measured.goal_journeys
+    exits = {x["touchpoint"] for x in flow["dropoffs"]["exit_points"]}
+    assert not exits & {"support_hotline", "billing_dispute", "web_chat", "app_support"}
+    kinds = {j["journey"]: j for j in flow["journeys"]["journeys"]}
+    assert kinds["purchase"]["conversion"] == pytest.approx(
+        truths.measured.goal_journeys / truths.counts.persons)
+    assert kinds["support"]["conversion"] is None and kinds["support"]["resolution"] > 0.9
+    assert flow["journeys"]["unclassified_cases"] == 0
+    support = _json(run_cli("flow", built.project, "--journey", "support", "--json"))
+    assert support["dropoffs"] is None and "support" in support["covers"]
+    proc = run_cli("flow", built.project, "--journey", "sales")
+    assert proc.returncode == 2 and "purchase, support" in proc.stderr
 
 
 def test_bad_analytic_arguments_are_one_sentence(demo):

@@ -36,11 +36,21 @@ def test_value_json_has_every_documented_part_and_a_holdout(project):
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert set(data) == {"lifetime_value", "rfm", "profitability", "targets", "tiers",
-                         "underwater", "services", "revenue_at_risk"}
+                         "underwater", "services", "revenue_at_risk", "not_computed", "until"}
+    assert data["not_computed"] == [] and data["until"] == "2025-09-30"
+    assert all(data[part] is not None for part in data)
     life = data["lifetime_value"]
     assert life["holdout"]["predicted_purchases"] > 0
     assert life["purchases"]["converged"]
     assert data["revenue_at_risk"]["switching_probability"] == pytest.approx(1 / 3)
+
+
+def test_value_defaults_to_the_last_quarter_as_holdout_and_none_turns_it_off(project):
+    path, _ = project
+    default = json.loads(run_cli("value", path, "--json").stdout)
+    assert default["until"] is not None and default["lifetime_value"]["holdout"] is not None
+    whole = json.loads(run_cli("value", path, "--until", "none", "--json").stdout)
+    assert whole["until"] is None and whole["lifetime_value"]["holdout"] is None
 
 
 def test_value_refuses_a_time_as_cut_off_in_one_sentence(project):

@@ -352,8 +352,8 @@ def test_fit_errors_are_sentences():
         clv.fit_bgnbd([1.5], [1.0], [4.0])
     with pytest.raises(AnalysisError, match="None of the 2 customers made a repeat purchase"):
         clv.fit_gamma_gamma([0, 0], [np.nan, np.nan])
-    with pytest.raises(InputError, match="mean repeat spend of 0 or less"):
-        clv.fit_gamma_gamma([1, 2], [10.0, -5.0])
+    with pytest.raises(AnalysisError, match="All 2 customers with repeat purchases have a mean"):
+        clv.fit_gamma_gamma([1, 2, 0], [0.0, -5.0, np.nan])
     frequency, recency, T = simulate_histories(1_000, **TRUE_BGNBD, seed=15)
     purchases = clv.fit_bgnbd(frequency, recency, T)
     spend = clv.fit_gamma_gamma([1, 2, 3], [10.0, 12.0, 30.0], require_convergence=False)
@@ -401,3 +401,17 @@ def test_summary_of_an_empty_table_gives_a_clear_fit_error():
     assert len(summary) == 0
     with pytest.raises(InputError, match="No customers to fit"):
         clv.fit_bgnbd(summary.frequency, summary.recency, summary["T"])
+
+
+def test_gamma_gamma_leaves_out_non_positive_spend_and_counts_it():
+    frequency = [1, 2, 3, 4, 2, 0]
+    spend = [10.0, 12.0, 30.0, 0.0, -4.0, np.nan]
+    fit = clv.fit_gamma_gamma(frequency, spend, require_convergence=False)
+    kept = clv.fit_gamma_gamma(frequency[:3], spend[:3], require_convergence=False)
+    assert fit.excluded_non_positive_spend == 2
+    assert fit.customers == 3
+    assert fit.params == kept.params  # the excluded customers do not move the fit
+    assert fit.to_dict()["excluded_non_positive_spend"] == 2
+    expected = fit.expected_average_spend([4, 2], [0.0, -4.0])
+    p, q, v = fit.params.p, fit.params.q, fit.params.v
+    np.testing.assert_allclose(expected, [p * v / (4 * p + q - 1), p * v / (2 * p + q - 1)])

@@ -348,3 +348,47 @@ def test_demo_profitability_and_revenue_at_risk(demo):
     # the planted failures lead: the app-login outage (and its baseline) and the hotline
     planted = {truths.exception.touchpoint, truths.accessibility.touchpoint}
     assert {g.key for g in risk.by_touchpoint[:2]} == planted
+
+
+@duckdb_only
+def test_profitability_without_events_or_margins_is_unknown_not_zero(world):
+    report = profitability(None, world["transactions"], world["customers"], margin_rate=0.5)
+    assert report.cost_known is False and report.margin_known is True
+    assert report.total.margin == pytest.approx(65 + 5 + 1 + 12 + 8 + 1)
+    assert report.total.cost_to_serve is None and report.total.profit is None
+    assert report.total.unprofitable is None and report.uncosted_contacts is None
+    assert all(g.profit is None for g in report.by_segment + report.by_level)
+    unpriced = profitability(world["events"], world["transactions"], world["customers"],
+                             cost_table=COSTS, allow_unpriced=True)
+    assert unpriced.margin_known is False and unpriced.unpriced_transactions == 1
+    assert unpriced.total.margin is None and unpriced.total.cost_to_serve == pytest.approx(39.0)
+    assert unpriced.per_customer.execute()["profit"].isna().all()
+
+
+@duckdb_only
+def test_value_report_leaves_out_what_the_tables_cannot_give(world, put):
+    from corridor.portfolio import ValuePart, ValueSettings, customer_value
+
+    tables = dict(events=world["events"], transactions=world["transactions"],
+                  customers=world["customers"])
+    # everyone buys on one day (no repeat purchase) and one transaction has no margin
+    report = customer_value(**tables)
+    assert report.lifetime is None and report.revenue_at_risk is None
+    assert "made a repeat purchase" in report.reason(ValuePart.LIFETIME_VALUE)
+    assert report.rfm is not None and report.profitability.total.cost_to_serve is not None
+    assert report.reason(ValuePart.MARGIN).startswith("1 transaction has no margin")
+    assert report.tiers is report.underwater is report.services is report.targets is None
+    assert {n.part for n in report.not_computed} == {
+        ValuePart.LIFETIME_VALUE, ValuePart.MARGIN, ValuePart.TARGETS, ValuePart.TIERS,
+        ValuePart.UNDERWATER, ValuePart.SERVICES, ValuePart.REVENUE_AT_RISK}
+    priced = customer_value(**tables, settings=ValueSettings(margin_rate=0.5))
+    assert priced.tiers is not None and priced.underwater is not None
+    assert priced.services is not None and priced.reason(ValuePart.MARGIN) is None
+    # events only: no purchases to value, no margin, but the cost to serve is known
+    events_only = customer_value(**{**tables, "transactions": put(TRANSACTIONS.iloc[:0])})
+    assert events_only.lifetime is None and events_only.rfm is None
+    assert events_only.profitability.total.margin is None
+    assert events_only.profitability.total.cost_to_serve is not None
+    assert "no transactions" in events_only.reason(ValuePart.MARGIN)
+    json_parts = events_only.to_dict()
+    assert json_parts["lifetime_value"] is None and json_parts["not_computed"]

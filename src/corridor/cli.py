@@ -208,10 +208,12 @@ def info(
     project: Path = typer.Argument(..., help="The project file."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ) -> None:
-    """Show a project's schema version, row counts and loads."""
+    """Show a project's schema version, row counts, loads and company model."""
+    from .company import company_model
     from .store import Project
 
     with Project.open(project, read_only=True) as p:
+        model = company_model(p)
         counts = p.counts()
         loads = p.con.execute(
             "SELECT load_id, kind, source, rows_read, rows_accepted, rows_rejected"
@@ -224,11 +226,54 @@ def info(
             "tables": counts,
             "loads": [dict(zip(("load_id", "kind", "source", "read", "accepted",
                                 "rejected"), row)) for row in loads],
+            "model": model.to_dict(),
         })
         return
     typer.echo(f"{project}: schema {version}")
     for name, n in counts.items():
         typer.echo(f"  {name:<14}{n:>12,}")
+    typer.echo("Company model:" if model.declared else "Company model: none (corridor configure sets one)")
+    _echo_model(model)
+
+
+@app.command()
+def configure(
+    project: Path = typer.Argument(..., help="The project file."),
+    model_file: Path = typer.Argument(..., help="The company model (TOML): journey types, service hours, wait limits, bad experience, labels, currency."),
+    as_json: bool = typer.Option(False, "--json", help="Print the model as JSON."),
+) -> None:
+    """Set the company model: what the company's journeys mean (replaces any earlier one)."""
+    from . import audit
+    from .company import configure_from_file
+    from .store import Project
+
+    with Project.open(project) as p:
+        model = configure_from_file(p, model_file)
+        audit.record(p, audit.cli_actor(), "model.configure", str(model_file))
+    if as_json:
+        _print_json(model.to_dict())
+        return
+    typer.echo(f"{project}: company model set from {model_file}")
+    _echo_model(model)
+
+
+def _echo_model(model) -> None:
+    for j in model.journeys:
+        how = ", ".join([*j.start, *(f"stage {s}" for s in j.start_stages)])
+        goal = " | ".join(j.goal) if j.goal else "last contact ok"
+        typer.echo(f"  journey {j.name} ({j.kind.value}): starts at {how}; goal {goal};"
+                   f" KPIs {', '.join(k.value for k in j.kpis)}")
+    for h in model.service_hours:
+        typer.echo(f"  {h.channel} open {h.opens:%H:%M}-{h.closes:%H:%M} ({model.timezone})")
+    if model.declared:
+        default = model.waits.default
+        limits = [f"{tp} {_duration(s)}" for tp, s in model.waits.per_touchpoint]
+        typer.echo("  long wait: over " + ("no limit" if default is None else _duration(default))
+                   + (f" ({', '.join(limits)})" if limits else ""))
+        labelled = sum(len(codes) for codes in model.labels.names.values())
+        typer.echo(f"  labels: {labelled:,}; currency: {model.currency or 'none'}")
+    for line in model.defaults():
+        typer.echo(f"  default: {line}")
 
 
 @app.command()
@@ -534,44 +579,66 @@ def funnel(
 @app.command()
 def flow(
     project: ProjectArg = None,
-    goal: Annotated[Optional[str], typer.Option("--goal", help="Touchpoint that ends a successful journey (for drop-off points).")] = None,
+    goal: Annotated[Optional[str], typer.Option("--goal", help="Touchpoint that ends a successful journey (for drop-off points); default: the journey type's goal.")] = None,
+    journey: Annotated[Optional[str], typer.Option("--journey", help="Only cases of this journey type of the company model.")] = None,
     start: FromOpt = None, end: ToOpt = None, segment: SegmentOpt = [], level: LevelOpt = [],
     channel: ChannelOpt = [], department: DepartmentOpt = [], outcome: OutcomeOpt = [],
     touchpoint: TouchpointOpt = [],
     engine: EngineOpt = "duckdb", master: MasterOpt = None, events: EventsOpt = None,
     customers: CustomersOpt = None, touchpoints: TouchpointsOpt = None, as_json: JsonOpt = False,
 ) -> None:
-    """Does the corridor flow: drop-off points, loops, bottlenecks and hand-offs."""
-    from .bottlenecks import bottlenecks
-    from .dropoff import dropoffs
-    from .handoffs import handoffs
-    from .loops import loops
+    """Does the corridor flow: each journey type's KPIs, drop-off points, loops,
+    bottlenecks and hand-offs."""
+    from .flowreport import flow_report
 
     flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
+    model = _model(project, engine)
     with _tables(project, engine, master, events, customers, touchpoints) as t:
-        chosen = _filtered(t, flt)
-        parts = {
-            "dropoffs": dropoffs(chosen, goal=goal) if goal else None,
-            "loops": loops(chosen, touchpoints=t.touchpoints),
-            "bottlenecks": bottlenecks(chosen, customers=t.customers),
-            "handoffs": handoffs(chosen, touchpoints=t.touchpoints),
-        }
+        report = flow_report(_filtered(t, flt), model, touchpoints=t.touchpoints,
+                             customers=t.customers, journey=journey, goal=goal, filters=flt)
     if as_json:
-        _print_json({k: (None if v is None else v.to_dict()) for k, v in parts.items()})
+        _print_json(report.to_dict())
         return
-    if parts["dropoffs"] is not None:
-        d = parts["dropoffs"]
-        typer.echo(f"Reached {goal}: {d.reached_goal:,} of {d.cases:,} cases; dropped {d.dropped:,}")
+    typer.echo(f"Covers: {report.covers}")
+    if report.kpis is not None:
+        for k in report.kpis.journeys:
+            if k.conversion is not None:
+                typer.echo(f"  {k.journey}: {k.cases:,} cases, reached {' | '.join(k.goal)}:"
+                           f" {k.reached_goal:,} ({_pct(k.conversion)})")
+            else:
+                typer.echo(f"  {k.journey}: {k.cases:,} cases, resolved {k.resolved:,} ({_pct(k.resolution)}),"
+                           f" at the first contact {k.resolved_at_first_contact:,}"
+                           f" ({_pct(k.first_contact_resolution)})")
+        if report.kpis.unclassified_cases:
+            typer.echo(f"  no journey type: {report.kpis.unclassified_cases:,} cases")
+    d = report.dropoffs
+    if d is not None:
+        typer.echo(f"Reached {' | '.join(report.goal)}: {d.reached_goal:,} of {d.cases:,} cases; dropped {d.dropped:,}")
         for x in d.exit_points[:5]:
             typer.echo(f"  ends at {x.touchpoint}: {x.cases:,} ({x.share:.1%})")
     typer.echo("Bottlenecks (waiting × volume):")
-    for b in parts["bottlenecks"].overall[:5]:
+    if not report.bottlenecks.overall:
+        typer.echo("  no waits recorded")
+    for b in report.bottlenecks.overall[:5]:
         typer.echo(f"  {b.touchpoint}: {_duration(b.total_wait_seconds)} in all, trend {b.trend.value}")
     typer.echo("Hand-offs between departments:")
-    for h in parts["handoffs"].pairs[:5]:
+    for h in report.handoffs.pairs[:5]:
         typer.echo(f"  {h.from_department} → {h.to_department}: {h.count:,}")
-    typer.echo(f"Loops: {parts['loops'].cases_with_repeats:,} cases repeat a touchpoint,"
-               f" {parts['loops'].cases_with_ping_pong:,} ping-pong")
+    typer.echo(f"Loops: {report.loops.cases_with_repeats:,} cases repeat a touchpoint,"
+               f" {report.loops.cases_with_ping_pong:,} ping-pong")
+    for line in report.defaults:
+        typer.echo(f"Default: {line}")
+
+
+def _model(project, engine):
+    """The company model of the project (the defaults on Spark, which has no project)."""
+    from .company import DEFAULT_MODEL, company_model
+    from .store import Project
+
+    if engine != "duckdb" or project is None:
+        return DEFAULT_MODEL
+    with Project.open(project, read_only=True) as p:
+        return company_model(p)
 
 
 @app.command()
@@ -640,52 +707,83 @@ def customers(project: ProjectFileArg, as_json: JsonOpt = False) -> None:
 @app.command()
 def value(
     project: ProjectFileArg,
-    until: Annotated[Optional[str], typer.Option("--until", help="Last day of the CLV calibration period (YYYY-MM-DD); later purchases are the holdout.")] = None,
-    goal: Annotated[Optional[str], typer.Option("--goal", help="Touchpoint that ends a successful journey; segments' fit is measured against its corridor.")] = None,
+    until: Annotated[Optional[str], typer.Option("--until", help="Last day of the CLV calibration period (YYYY-MM-DD); later purchases are the holdout. Default: the last quarter of purchases is the holdout; 'none': fit on every purchase.")] = None,
+    goal: Annotated[Optional[str], typer.Option("--goal", help="Touchpoint that ends a successful journey; segments' fit is measured against its corridor. Default: the company model's purchase goal.")] = None,
     periods: Annotated[int, typer.Option("--periods", help="CLV horizon in periods.")] = 12,
     period_days: Annotated[float, typer.Option("--period-days", help="Days per CLV period.")] = 30.0,
     discount: Annotated[float, typer.Option("--discount", help="Discount rate per period.")] = 0.01,
     margin_rate: Annotated[Optional[float], typer.Option("--margin-rate", help="Margin share of amount for transactions without a margin.")] = None,
     switching: Annotated[float, typer.Option("--switching", help="Probability that a customer considers switching after a bad experience.")] = 1 / 3,
+    unit_days: Annotated[float, typer.Option("--unit-days", help="Time unit of the BG/NBD purchase model in days (7: weeks); its r and alpha are per unit.")] = 7.0,
     as_json: JsonOpt = False,
 ) -> None:
     """What customers are worth and cost: CLV, RFM, profitability, target segments,
-    service tiers, what does not pay back, and the revenue at risk."""
+    service tiers, what does not pay back, and the revenue at risk. Parts the project's
+    tables cannot give are listed with the reason."""
     from . import store
     from .lifetime import Horizon
-    from .portfolio import ValueSettings, customer_value
+    from .portfolio import AUTO, project_value
 
-    cut_off = _day(until, "--until")
-    settings = ValueSettings(
-        until=cut_off, horizon=Horizon(periods, period_days, discount), goal=goal,
-        margin_rate=margin_rate, switching_probability=switching,
-    )
+    cut_off = AUTO if until is None else None if until.lower() == "none" else _day(until, "--until")
+    chosen = {"goal": goal} if goal else {}
     with store.Project.open(project, read_only=True) as p:
-        report = customer_value(
-            events=p.table("events"), transactions=p.table("transactions"),
-            customers=p.table("customers"), feedback=p.table("feedback"), settings=settings,
+        report, cut_off = project_value(
+            p, until=cut_off, horizon=Horizon(periods, period_days, discount),
+            margin_rate=margin_rate, switching_probability=switching, unit_days=unit_days,
+            **chosen,
         )
     if as_json:
-        _print_json(report.to_dict())
+        _print_json({**report.to_dict(), "until": None if cut_off is None else cut_off.isoformat()})
         return
-    life, money = report.lifetime, report.profitability.total
-    typer.echo(f"CLV: {life.customers:,} buying customers, {life.total:,.0f} in all over"
-               f" {periods} periods of {period_days:g} days")
-    if life.holdout is not None:
-        typer.echo(f"  holdout: {life.holdout.predicted_purchases:,.0f} purchases forecast,"
-                   f" {life.holdout.actual_purchases:,} made")
-    typer.echo(f"Profit: margin {money.margin:,.0f} − cost to serve {money.cost_to_serve:,.0f}"
-               f" = {money.profit:,.0f}; {money.unprofitable:,} of {money.customers:,} customers"
-               " do not pay back")
-    typer.echo("Target segments:")
-    for seg in report.targets.segments:
-        typer.echo(f"  {seg.rank}. {seg.segment}: score {seg.score:.2f}")
-    typer.echo("Service tiers:")
-    for tier in report.tiers.summary:
-        typer.echo(f"  {tier.tier:<14}{tier.customers:>9,} customers")
+    typer.echo("Holdout: " + ("none (every purchase fits the model)" if cut_off is None
+                              else f"purchases after {cut_off} check the forecast"))
+
+    def amount(figure: float | None) -> str:
+        return "no data" if figure is None else f"{figure:,.0f}"
+
+    life = report.lifetime
+    if life is not None:
+        fit, spend = life.purchases.params, life.spend
+        typer.echo(f"CLV: {life.customers:,} buying customers, {life.total:,.0f} in all over"
+                   f" {periods} periods of {period_days:g} days")
+        typer.echo(f"  BG/NBD per {unit_days:g} days: r {fit.r:.3f}, alpha {fit.alpha:.3f},"
+                   f" a {fit.a:.3f}, b {fit.b:.3f}")
+        left_out = spend.excluded_non_positive_spend
+        typer.echo(f"  Gamma-Gamma on {spend.customers:,} repeat buyers"
+                   + (f"; {left_out:,} left out for a mean repeat spend of 0 or less"
+                      if left_out else ""))
+        if life.holdout is not None:
+            typer.echo(f"  holdout: {life.holdout.predicted_purchases:,.0f} purchases forecast,"
+                       f" {life.holdout.actual_purchases:,} made")
+    if report.rfm is not None:
+        typer.echo(f"RFM: {report.rfm.customers:,} customers; " + ", ".join(
+            f"{seg.segment} {seg.customers:,}" for seg in report.rfm.segments if seg.customers))
+    if report.profitability is not None:
+        money = report.profitability.total
+        if money.profit is not None:
+            typer.echo(f"Profit: margin {money.margin:,.0f} − cost to serve"
+                       f" {money.cost_to_serve:,.0f} = {money.profit:,.0f};"
+                       f" {money.unprofitable:,} of {money.customers:,} customers do not pay back")
+        else:
+            typer.echo(f"Profit: revenue {money.revenue:,.0f} from {money.customers:,} customers;"
+                       f" margin {amount(money.margin)}; cost to serve"
+                       f" {amount(money.cost_to_serve)}; profit no data")
+    if report.targets is not None:
+        typer.echo("Target segments:")
+        for seg in report.targets.segments:
+            typer.echo(f"  {seg.rank}. {seg.segment}: score {seg.score:.2f}")
+    if report.tiers is not None:
+        typer.echo("Service tiers:")
+        for tier in report.tiers.summary:
+            typer.echo(f"  {tier.tier:<14}{tier.customers:>9,} customers")
     risk = report.revenue_at_risk
-    typer.echo(f"Revenue at risk: {risk.revenue_at_risk:,.0f} ({risk.customers_affected:,}"
-               " customers with a bad experience)")
+    if risk is not None:
+        typer.echo(f"Revenue at risk: {risk.revenue_at_risk:,.0f} ({risk.customers_affected:,}"
+                   " customers with a bad experience)")
+    if report.not_computed:
+        typer.echo("Not computed:")
+        for gap in report.not_computed:
+            typer.echo(f"  {gap.part.value}: {gap.reason}")
 
 
 # -- the reaction loop -----------------------------------------------------------------
@@ -723,12 +821,14 @@ from .cli_incidents import register as _register_incidents  # noqa: E402
 from .cli_customer import register as _register_customer  # noqa: E402
 from .cli_users import register as _register_users  # noqa: E402
 from .cli_tokens import register as _register_tokens  # noqa: E402
+from .cli_maturity import register as _register_maturity  # noqa: E402
 
 _register_experience(app)
 _register_incidents(app)
 _register_users(app)
 _register_customer(app)
 _register_tokens(app)
+_register_maturity(app)
 
 
 # -- the report ------------------------------------------------------------------------

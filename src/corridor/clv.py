@@ -10,6 +10,10 @@ Conventions (those of the literature and of the BG/NBD papers):
   period, both in units of ``unit_days`` days (7 = weeks).
 - ``monetary_value`` is the mean amount of the repeat purchase days (null for customers
   without repeats); the first purchase is left out, as Gamma-Gamma is fitted on repeats.
+  Gamma-Gamma describes positive amounts only: customers whose mean repeat spend is 0 or
+  less (free orders, refunds netted into a day) are left out of its fit and counted
+  (``GammaGammaFit.excluded_non_positive_spend``); their expected spend takes their
+  observed mean as 0.
 - ``until`` is the last day of the calibration period (inclusive). Purchases after it
   are the holdout, used to compare forecast with actual (:func:`holdout_summary`,
   :func:`compare_holdout`). Without ``until`` the calibration period ends on
@@ -609,9 +613,12 @@ class GammaGammaFit:
     params: GammaGammaParameters
     standard_errors: GammaGammaParameters  # NaN when the Hessian is not invertible
     log_likelihood: float
-    customers: int  # customers with at least one repeat purchase
+    customers: int  # customers with a positive mean repeat spend, the ones fitted on
     converged: bool
     iterations: int
+    # customers with repeat purchases whose mean repeat spend is 0 or less: Gamma-Gamma
+    # cannot describe them, so they are left out of the fit
+    excluded_non_positive_spend: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -619,6 +626,7 @@ class GammaGammaFit:
             "standard_errors": _finite(self.standard_errors.to_dict()),
             "log_likelihood": self.log_likelihood,
             "customers": self.customers,
+            "excluded_non_positive_spend": self.excluded_non_positive_spend,
             "converged": self.converged,
             "mean_spend": self.mean_spend if math.isfinite(self.mean_spend) else None,
         }
@@ -632,10 +640,12 @@ class GammaGammaFit:
     def expected_average_spend(self, frequency, monetary_value) -> np.ndarray:
         """E[spend per purchase | x, mean repeat spend m] = weighted mean of the
         population mean and m (Fader & Hardie 2013); the population mean for
-        customers without repeats (their m may be null)."""
+        customers without repeats (their m may be null). A mean repeat spend of 0 or
+        less (customers left out of the fit) counts as 0."""
         p, q, v = self.params.p, self.params.q, self.params.v
         x, m = _broadcast(frequency, monetary_value)
-        m = np.where(x > 0, m, 0.0)
+        with np.errstate(invalid="ignore"):
+            m = np.where(x > 0, np.maximum(m, 0.0), 0.0)
         return (p * (v + x * m)) / (p * x + q - 1)
 
 
@@ -684,7 +694,9 @@ def fit_gamma_gamma(
     require_convergence: bool = True,
 ) -> GammaGammaFit:
     """Fit Gamma-Gamma by maximum likelihood on the customers with ``frequency`` > 0
-    (others are ignored); ``monetary_value`` is their mean repeat purchase amount."""
+    (others are ignored); ``monetary_value`` is their mean repeat purchase amount.
+    Customers whose mean repeat spend is 0 or less are left out of the fit and counted
+    in ``excluded_non_positive_spend``."""
     x = _as_float_array(frequency, "frequency")
     m = _numbers(monetary_value, "monetary_value")
     if m.size != x.size:
@@ -708,11 +720,14 @@ def fit_gamma_gamma(
         raise InputError(
             f"monetary_value is missing for {int(np.isnan(m).sum())} customers with repeat purchases."
         )
-    if (m <= 0).any():
-        raise InputError(
-            f"{int((m <= 0).sum())} customers have a mean repeat spend of 0 or less;"
-            " Gamma-Gamma needs positive amounts: filter out refunds and free orders first."
+    positive = m > 0
+    excluded = _count(w[~positive])
+    if not positive.any():
+        raise AnalysisError(
+            f"All {excluded} customers with repeat purchases have a mean repeat spend of 0"
+            " or less, so there is no positive spend to fit Gamma-Gamma on."
         )
+    x, m, w = x[positive], m[positive], w[positive]
     likelihood = _GammaGammaLikelihood(x, m, w)
     mean_spend = _dot(w, m) / likelihood.total_weight
     start = np.array([1.0, 2.0, mean_spend])  # p·v/(q−1) equals the observed mean
@@ -725,6 +740,7 @@ def fit_gamma_gamma(
         customers=_count(w),
         converged=optimum.converged,
         iterations=optimum.iterations,
+        excluded_non_positive_spend=excluded,
     )
 
 

@@ -167,6 +167,7 @@ OPEN_HOURS = (8, 22)
 FAIL_IN, FAIL_OUT, P_SWITCH = 0.55, 0.06, 0.60
 SWITCH_TO = (("web_chat", 0.5), ("app_support", 0.3), ("store_support", 0.2))
 P_TECH, P_REVISIT, P_PINGPONG = 0.40, 0.25, 0.30
+TECH_DAYS, REVISIT_DAYS = (1.0, 5.0), (2.0, 7.0)  # a repair visit is booked this many days on
 NPS = dict(intercept=8.2, failed=-0.8, pingpong=-1.5, sd=1.3, rate=0.5)
 CSAT = dict(intercept=4.4, wait=-0.15, sd=0.6, rate=0.45)
 CES = dict(intercept=5.6, failed=-0.9, pingpong=-1.2, sd=0.8, rate=0.30)
@@ -523,12 +524,12 @@ def _chunk(cfg: DemoConfig, w: _World, ci: int, lo: int, n: int, company_base: i
     c_end[d], c_tp[d] = c_start[d] + d_dur, d_tp
     # technical cases: technician visits, sometimes a second (rework)
     tech = np.flatnonzero((c_type == 0) & (rng.random(nc) < P_TECH))
-    tt = _appointment(rng, c_end[tech] + rng.uniform(1, 5, tech.size) * DAY, 8, 17)
+    tt = _appointment(rng, c_end[tech] + rng.uniform(*TECH_DAYS, tech.size) * DAY, 8, 17)
     td = _duration(rng, TP["technician_visit"], tech.size)
     ev.add(c_cust[tech], tt, TP["technician_visit"], wait=np.round(tt - c_end[tech]), dur=td, case=tech)
     c_end[tech] = tt + td
     rev = tech[rng.random(tech.size) < P_REVISIT]
-    tt = _appointment(rng, c_end[rev] + rng.uniform(2, 7, rev.size) * DAY, 8, 17)
+    tt = _appointment(rng, c_end[rev] + rng.uniform(*REVISIT_DAYS, rev.size) * DAY, 8, 17)
     td = _duration(rng, TP["technician_visit"], rev.size)
     ev.add(c_cust[rev], tt, TP["technician_visit"], wait=np.round(tt - c_end[rev]), dur=td, case=rev)
     c_end[rev] = tt + td

@@ -70,6 +70,8 @@ def _label(lines: list[str], kind: str, code: str, en: str, ar: str, ru: str) ->
 def demo_model_text() -> str:
     opens, closes = demo.OPEN_HOURS
     install_wait_days = 2 * demo.WAIT_MEAN_DAYS  # twice the usual wait is a bad one
+    # a repair later than the longest booking window (plus the day of the appointment)
+    repair_wait_days = max(demo.TECH_DAYS[1], demo.REVISIT_DAYS[1]) + 1
     lines = [
         "# The demo company's model, written by corridor demo from its generator.",
         'currency = "EUR"',
@@ -93,6 +95,7 @@ def demo_model_text() -> str:
         "[waits]",
         'default = "15min"',
         f'installation_visit = "{install_wait_days:g}d"',
+        f'technician_visit = "{repair_wait_days:g}d"',
         "",
         "[bad_experience]",
         "nps_below = 7",

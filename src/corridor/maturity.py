@@ -152,6 +152,18 @@ class Assessment:
     def of(self, indicator: Indicator) -> Evidence:
         return next(e for e in self.evidence if e.indicator is indicator)
 
+    def to_dict(self) -> dict:
+        return {
+            "stage": int(self.stage), "stage_name": self.stage.name.lower(), "score": self.score,
+            "evidence": [{"indicator": e.indicator.value, "value": e.value,
+                          "supports": None if e.supports is None else int(e.supports)}
+                         for e in self.evidence],
+            "next_steps": [{"stage": int(n.stage),
+                            "indicator": None if n.indicator is None else n.indicator.value}
+                           for n in self.next_steps],
+            "ratings": dict(self.ratings),
+        }
+
 
 @dataclass(frozen=True)
 class HistoryEntry:
@@ -346,6 +358,16 @@ def history(project) -> tuple[HistoryEntry, ...]:
                  project.con.execute(
                      "SELECT assessment_id, assessed_at, assessed_by, stage, score FROM"
                      " maturity_assessments ORDER BY assessment_id DESC").fetchall())
+
+
+def current(project, course=None) -> tuple[Assessment, Measures | None]:
+    """The latest assessment kept (with no fresh measures), else one from the data alone
+    (with the measures it was made from): what the maturity page shows."""
+    kept = latest(project)
+    if kept is not None:
+        return kept, None
+    measures = measure(project, course)
+    return assess(measures), measures
 
 
 def latest(project) -> Assessment | None:

@@ -11,7 +11,11 @@ Definitions:
 - *Cost to serve* of a customer: the sum of its contacts' costs.
 - *Margin*: the sum of the transactions' ``margin``; a transaction without one takes
   ``margin_rate`` × amount when the caller gives a rate, and is *unpriced* otherwise
-  (:func:`profitability` then refuses to guess).
+  (:func:`profitability` then refuses to guess, or, with ``allow_unpriced``, reports
+  the margin and profit as unknown: None, never 0).
+- *Unknown margin*: without any transaction the margin is unknown too.
+- *Unknown cost*: without an events table (``events=None``: a project that holds only
+  transactions) nobody's cost to serve is known, so cost to serve and profit are None.
 - *Profit* = margin − cost to serve, per customer. Customers with contacts but no
   transactions, or transactions but no contacts, are included.
 - *Per level / intermediary*: profits roll up the customer graph
@@ -96,7 +100,7 @@ def cost_to_serve(
 
 
 def customer_profit(
-    events: ir.Table,
+    events: ir.Table | None,
     transactions: ir.Table,
     *,
     cost_table: ir.Table | Mapping[str, float] | None = None,
@@ -104,7 +108,8 @@ def customer_profit(
 ) -> ir.Table:
     """Per customer: customer_id, contacts, uncosted_contacts, transactions,
     unpriced_transactions, revenue, margin, cost_to_serve, profit. Unpriced transactions
-    add nothing to the margin (see :func:`profitability`)."""
+    add nothing to the margin (see :func:`profitability`). Without ``events`` the
+    contact counts, cost to serve and profit are null (unknown), not 0."""
     require_columns(transactions, ["customer_id", "amount"], "transactions")
     if margin_rate is not None:
         check_share("margin_rate", margin_rate)
@@ -122,6 +127,20 @@ def customer_profit(
         revenue=amount.sum(),
         margin=margin.sum(),
     )
+    if events is None:
+        unknown = ibis.null("float64")
+        result = money.select(
+            customer_id=money._cid,
+            contacts=ibis.null("int64"),
+            uncosted_contacts=ibis.null("int64"),
+            transactions=money.transactions,
+            unpriced_transactions=money.unpriced_transactions,
+            revenue=money.revenue.fill_null(0.0),
+            margin=money.margin.fill_null(0.0),
+            cost_to_serve=unknown,
+            profit=unknown,
+        )
+        return own_relation(result)
     costs = cost_to_serve(events, cost_table=cost_table)
     joined = costs.outer_join(money, costs.customer_id == money._cid)
     margin_sum = joined.margin.fill_null(0.0)
@@ -148,14 +167,17 @@ class ProfitGroup:
     key: str | None
     customers: int  # customers, or accounts for a level
     revenue: float
-    margin: float
-    cost_to_serve: float
-    profit: float
-    unprofitable: int  # customers (accounts) with profit < 0
+    # None: unknown (unpriced transactions, or no events to cost contacts from)
+    margin: float | None
+    cost_to_serve: float | None
+    profit: float | None
+    unprofitable: int | None  # customers (accounts) with profit < 0
 
     @property
     def profit_per_customer(self) -> float | None:
-        return self.profit / self.customers if self.customers else None
+        if self.profit is None or not self.customers:
+            return None
+        return self.profit / self.customers
 
     def to_dict(self) -> dict:
         return {
@@ -176,9 +198,14 @@ class Profitability:
     by_segment: tuple[ProfitGroup, ...]  # key: segment (None: without one); by profit, lowest first
     by_level: tuple[ProfitGroup, ...]  # key: level; the accounts at that level, rolled up
     by_intermediary: tuple[ProfitGroup, ...]  # key: intermediary id; lowest profit first
-    uncosted_contacts: int
+    uncosted_contacts: int | None  # None: no events, so no contacts to cost
     not_in_customers: int  # customers in events or transactions missing from the customers table
     per_customer: ir.Table = field(repr=False, compare=False)
+    # False when the margin (unpriced transactions, with allow_unpriced) or the cost to
+    # serve (no events) is unknown: those figures, and profit, are None
+    margin_known: bool = True
+    cost_known: bool = True
+    unpriced_transactions: int = 0
 
     def segment(self, key: str | None) -> ProfitGroup | None:
         return next((g for g in self.by_segment if g.key == key), None)
@@ -194,19 +221,27 @@ class Profitability:
             "by_intermediary": [g.to_dict() for g in self.by_intermediary],
             "uncosted_contacts": self.uncosted_contacts,
             "not_in_customers": self.not_in_customers,
+            "margin_known": self.margin_known,
+            "cost_known": self.cost_known,
+            "unpriced_transactions": self.unpriced_transactions,
         }
 
 
-def _group(key, row) -> ProfitGroup:
+def _group(key, row, *, margin_known: bool = True, cost_known: bool = True) -> ProfitGroup:
+    profit_known = margin_known and cost_known
     return ProfitGroup(
         key=key,
         customers=as_int(row.customers),
         revenue=as_amount(row.revenue),
-        margin=as_amount(row.margin),
-        cost_to_serve=as_amount(row.cost_to_serve),
-        profit=as_amount(row.profit),
-        unprofitable=as_int(row.unprofitable),
+        margin=as_amount(row.margin) if margin_known else None,
+        cost_to_serve=as_amount(row.cost_to_serve) if cost_known else None,
+        profit=as_amount(row.profit) if profit_known else None,
+        unprofitable=as_int(row.unprofitable) if profit_known else None,
     )
+
+
+def _known_sum(values) -> float | None:
+    return None if any(v is None for v in values) else sum(values)
 
 
 def _sums(table: ir.Table) -> dict:
@@ -221,15 +256,20 @@ def _sums(table: ir.Table) -> dict:
 
 
 def profitability(
-    events: ir.Table,
+    events: ir.Table | None,
     transactions: ir.Table,
     customers: ir.Table | CustomerGraph,
     *,
     cost_table: ir.Table | Mapping[str, float] | None = None,
     margin_rate: float | None = None,
+    allow_unpriced: bool = False,
 ) -> Profitability:
     """Cost to serve and profit per customer, and in total per segment, per level
-    (accounts rolled up) and per intermediary."""
+    (accounts rolled up) and per intermediary.
+
+    Without ``events`` (None) the cost to serve is unknown; with ``allow_unpriced``
+    transactions without a margin make the margin unknown instead of an error. Unknown
+    figures are None (and null in ``per_customer``), never 0."""
     graph = customer_graph(customers)
     per = customer_profit(events, transactions, cost_table=cost_table, margin_rate=margin_rate)
     nodes = graph.nodes.select(_nid=graph.nodes.customer_id, _segment=graph.nodes.segment)
@@ -240,29 +280,32 @@ def profitability(
             **_sums(tagged),
             uncosted=tagged.uncosted_contacts.sum(),
             unpriced=tagged.unpriced_transactions.sum(),
+            sales=tagged.transactions.sum(),
             unknown=tagged._nid.isnull().cast("int64").sum(),
         )
         .execute()
     )
     unpriced = as_int(frame["unpriced"].sum())
-    if unpriced:
-        which = "1 transaction has" if unpriced == 1 else f"{unpriced} transactions have"
-        raise AnalysisError(
-            f"{which} no margin; pass margin_rate (the margin as a share of the amount) "
-            f"to price them."
-        )
+    if unpriced and not allow_unpriced:
+        raise AnalysisError(unpriced_message(unpriced))
+    # no transactions at all: the margin is no data, not 0
+    has_sales = as_int(frame["sales"].sum()) > 0
+    known = dict(margin_known=has_sales and not unpriced, cost_known=events is not None)
+    if not known["margin_known"]:
+        unknown = ibis.null("float64")
+        per = per.mutate(margin=unknown, profit=unknown)
     by_segment = sorted(
-        (_group(as_text(r.segment), r) for r in frame.itertuples()),
-        key=lambda g: (g.profit, g.key or ""),
+        (_group(as_text(r.segment), r, **known) for r in frame.itertuples()),
+        key=lambda g: (g.profit is None, g.profit or 0.0, g.key or ""),
     )
     total = ProfitGroup(
         key=None,
         customers=sum(g.customers for g in by_segment),
         revenue=sum(g.revenue for g in by_segment),
-        margin=sum(g.margin for g in by_segment),
-        cost_to_serve=sum(g.cost_to_serve for g in by_segment),
-        profit=sum(g.profit for g in by_segment),
-        unprofitable=sum(g.unprofitable for g in by_segment),
+        margin=_known_sum([g.margin for g in by_segment]),
+        cost_to_serve=_known_sum([g.cost_to_serve for g in by_segment]),
+        profit=_known_sum([g.profit for g in by_segment]),
+        unprofitable=_known_sum([g.unprofitable for g in by_segment]),
     )
     c = graph.closure
     accounts = per.join(c, per.customer_id == c.customer_id).group_by(
@@ -276,24 +319,33 @@ def profitability(
     levels = accounts.group_by("level").aggregate(**_sums(accounts)).execute()
     order = {name: k for k, name in enumerate(LEVELS)}
     by_level = sorted(
-        (_group(str(r.level), r) for r in levels.itertuples()),
+        (_group(str(r.level), r, **known) for r in levels.itertuples()),
         key=lambda g: (order.get(g.key, len(LEVELS)), g.key),
     )
     rolled = roll_up(per, graph, Level.INTERMEDIARY, metrics=list(PROFIT_COLUMNS))
     rolled = rolled.mutate(customers=rolled.members, unprofitable=(rolled.profit < 0).cast("int64"))
     by_intermediary = sorted(
-        (_group(str(r.customer_id), r) for r in rolled.execute().itertuples()),
-        key=lambda g: (g.profit, g.key),
+        (_group(str(r.customer_id), r, **known) for r in rolled.execute().itertuples()),
+        key=lambda g: (g.profit is None, g.profit or 0.0, g.key),
     )
     return Profitability(
         total=total,
         by_segment=tuple(by_segment),
         by_level=tuple(by_level),
         by_intermediary=tuple(by_intermediary),
-        uncosted_contacts=as_int(frame["uncosted"].sum()),
+        uncosted_contacts=as_int(frame["uncosted"].sum()) if events is not None else None,
         not_in_customers=as_int(frame["unknown"].sum()),
         per_customer=per,
+        unpriced_transactions=unpriced,
+        **known,
     )
+
+
+def unpriced_message(unpriced: int) -> str:
+    """Why the margin is unknown: ``unpriced`` transactions carry no margin."""
+    which = "1 transaction has" if unpriced == 1 else f"{unpriced:,} transactions have"
+    return (f"{which} no margin; pass margin_rate (the margin as a share of the amount) "
+            f"to price them.")
 
 
 def clv_table(clv: ir.Table) -> ir.Table:

@@ -35,7 +35,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from . import i18n
 from .accounts import Permission
-from .company import company_goal, company_model
+from .company import company_goal
 from .errors import AnalysisError, CorridorError, InputError
 from .web_filters import PageFilters
 from .web_site import Site
@@ -143,10 +143,6 @@ def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -
 
 # ---- the customers page -----------------------------------------------------------------
 
-HOLDOUT_DAYS = 92  # the last quarter of purchases checks the CLV forecast
-MIN_HISTORY_DAYS = 2 * HOLDOUT_DAYS  # less history than this: no holdout
-
-
 @dataclass(frozen=True)
 class CustomersPage:
     summary: CustomerSummary
@@ -155,34 +151,14 @@ class CustomersPage:
     computed_at: dt.datetime
 
 
-def holdout_cut_off(transactions) -> dt.date | None:
-    """The day the CLV is fitted up to, leaving the last quarter of purchases to check the
-    forecast against; None when the history is too short for that."""
-    row = transactions.aggregate(
-        first=transactions.timestamp.min(), last=transactions.timestamp.max()
-    ).to_pyarrow().to_pylist()[0]
-    first, last = row["first"], row["last"]
-    if first is None or last is None or (last - first).days < MIN_HISTORY_DAYS:
-        return None
-    return (last - dt.timedelta(days=HOLDOUT_DAYS)).date()
-
-
 def compute_customers(project_path: Path) -> CustomersPage:
     """Everything the customers page shows, from the library, reading the project read-only."""
     from .customers import customer_summary
-    from .portfolio import ValueSettings, customer_value
-    from .revenue_risk import BadExperience
+    from .portfolio import project_value
     from .store import Project
 
     with Project.open(project_path, read_only=True) as p:
-        transactions = p.table("transactions")
-        until = holdout_cut_off(transactions)
-        value = customer_value(
-            events=p.table("events"), transactions=transactions,
-            customers=p.table("customers"), feedback=p.table("feedback"),
-            settings=ValueSettings(until=until, goal=company_goal(p),
-                                   bad_experience=BadExperience.of_model(company_model(p))),
-        )
+        value, until = project_value(p)
         summary = customer_summary(p.table("customers"))
     return CustomersPage(summary, value, until, _now())
 

@@ -1,0 +1,176 @@
+"""The company model: read from TOML with one-sentence errors, kept in the project, shown
+by `corridor info`, and what the analytics read instead of the demo's planted truths."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from corridor import company
+from corridor.company import DEFAULT_MODEL, JourneyKind, Kpi, parse_model
+from corridor.errors import InputError
+from corridor.journey_types import case_journeys, journey_kpis
+from corridor.store import Project
+
+from helpers import canonical_events, run_cli, write
+
+MODEL = """
+currency = "EUR"
+timezone = "Europe/Moscow"
+
+[[journeys]]
+name = "purchase"
+start_stages = ["need", "evaluation"]
+goal = "paid"
+
+[[journeys]]
+name = "support"
+kind = "service"
+start = ["hotline"]
+
+[service_hours]
+phone = "09:00-21:00"
+
+[waits]
+default = "10min"
+install = "3d"
+
+[bad_experience]
+ces_below = false
+failed_outcomes = ["failed", "abandoned"]
+
+[labels.touchpoints.hotline]
+en = "Hotline"
+ru = "Горячая линия"
+"""
+
+
+def test_a_model_file_reads_into_typed_parts():
+    model = parse_model(MODEL, "model.toml")
+    purchase, support = model.journeys
+    assert purchase.kind is JourneyKind.PURCHASE and purchase.goal == ("paid",)
+    assert purchase.kpis == (Kpi.CONVERSION,)
+    assert support.kpis == (Kpi.RESOLUTION, Kpi.FIRST_CONTACT_RESOLUTION)
+    assert support.resolved_by_outcome
+    assert model.purchase_goal == ("paid",)
+    assert model.hours_of("phone").opens.hour == 9 and model.timezone == "Europe/Moscow"
+    assert model.waits.of("install") == 3 * 86400 and model.waits.of("other") == 600
+    assert dict(model.bad_experience.score_below) == {"nps": 7.0, "csat": 3.0}
+    assert model.labels.name("touchpoints", "hotline", "ru") == "Горячая линия"
+    assert model.labels.name("touchpoints", "hotline", "ar") == "Hotline"  # English stands in
+    assert model.labels.name("touchpoints", "paid", "ru") is None
+    assert model.declared and model.defaults() == ()
+
+
+def test_no_model_says_which_defaults_it_used():
+    assert not DEFAULT_MODEL.declared and DEFAULT_MODEL.journeys == ()
+    said = " ".join(DEFAULT_MODEL.defaults())
+    assert "No journey types are declared" in said and "15 minutes" in said
+
+
+@pytest.mark.parametrize("text, words", [
+    ("currency = ", "not valid TOML"),
+    ("[[journeys]]\nname = 'x'\nkind = 'servic'\nstart = ['a']", "journey 'x': kind 'servic' is not one of purchase, service"),
+    ("[[journeys]]\nname = 'x'\nstart = ['a']", "purchase journey without a goal"),
+    ("[[journeys]]\nname = 'x'\ngoal = 'b'", "neither start touchpoints"),
+    ("[[journeys]]\nname = 'x'\nstart_stages = ['shopping']\ngoal = 'b'", "'shopping' is not one of need"),
+    ("[service_hours]\nphone = '8 to 10'", "[service_hours] phone: must be opening hours"),
+    ("[waits]\ninstall = 'soon'", "[waits] install: must be a duration"),
+    ("timezone = 'Mars/Olympus'", "timezone: 'Mars/Olympus' is not a time zone"),
+    ("currency = 'euro'", "three-letter ISO 4217"),
+    ("colour = 'red'", "unknown key 'colour'"),
+    ("[labels.touchpoints.a]\nfr = 'Achat'", "'fr' is not one of en, ar, ru"),
+])
+def test_a_bad_model_is_one_sentence_naming_the_file_and_place(text, words):
+    with pytest.raises(InputError) as caught:
+        parse_model(text, "model.toml")
+    message = str(caught.value)
+    assert message.startswith("model.toml") and words in message and "\n" not in message
+
+
+def _project_with_events(tmp_path: Path) -> Path:
+    path = tmp_path / "p.duckdb"
+    with Project.create(path) as p:
+        p.con.execute("INSERT INTO touchpoints (touchpoint, stage) VALUES"
+                      " ('ad', 'need'), ('paid', 'use'), ('hotline', 'support')")
+    return path
+
+
+def test_configure_keeps_the_model_in_the_project_and_info_shows_it(tmp_path):
+    project = _project_with_events(tmp_path)
+    model_file = write(tmp_path / "model.toml", MODEL.replace('install = "3d"', 'paid = "3d"'))
+    proc = run_cli("configure", project, model_file)
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(run_cli("info", project, "--json").stdout)
+    assert info["model"]["declared"] and [j["name"] for j in info["model"]["journeys"]] == ["purchase", "support"]
+    text = run_cli("info", project).stdout
+    assert "journey support (service)" in text and "phone open 09:00-21:00" in text
+    with Project.open(project, read_only=True) as p:
+        assert company.company_model(p).source.strip() == MODEL.replace('install = "3d"', 'paid = "3d"').strip()
+        assert company.company_goal(p) == ("paid",)
+        actions = [r[0] for r in p.con.execute("SELECT action FROM audit_log").fetchall()]
+    assert "model.configure" in actions
+
+
+def test_configure_refuses_a_touchpoint_the_project_does_not_have_and_keeps_the_old_model(tmp_path):
+    project = _project_with_events(tmp_path)
+    good = write(tmp_path / "good.toml", MODEL.replace('install = "3d"', ""))
+    assert run_cli("configure", project, good).returncode == 0
+    bad = write(tmp_path / "bad.toml", MODEL.replace('goal = "paid"', 'goal = "payd"'))
+    proc = run_cli("configure", project, bad)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "'payd' is not in the project; nearest known: paid" in proc.stderr
+    with Project.open(project, read_only=True) as p:
+        assert company.company_goal(p) == ("paid",)
+
+
+def test_a_project_without_a_model_uses_the_defaults(tmp_path):
+    project = _project_with_events(tmp_path)
+    with Project.open(project, read_only=True) as p:
+        assert company.company_model(p) is DEFAULT_MODEL and company.company_goal(p) is None
+    assert "Company model: none" in run_cli("info", project).stdout
+
+
+def test_cases_get_the_first_journey_type_that_recognises_their_first_touchpoint(engine):
+    model = parse_model(MODEL)
+    minutes = pd.Timestamp("2025-01-01")
+    rows = [("a", "ad", 0), ("a", "paid", 5),            # purchase, converts
+            ("b", "ad", 0), ("b", "hotline", 9),         # purchase (starts at need), drops
+            ("c", "hotline", 0),                         # support, one contact, ok
+            ("d", "hotline", 0), ("d", "hotline", 1),    # support, two contacts
+            ("e", "paid", 0)]                            # starts at use: no type
+    events = canonical_events(pd.DataFrame({
+        "case_id": [r[0] for r in rows], "customer_id": [r[0] for r in rows],
+        "touchpoint": [r[1] for r in rows],
+        "timestamp": [minutes + pd.Timedelta(minutes=r[2]) for r in rows],
+        "outcome": ["ok"] * 7 + ["ok"],
+    }))
+    events.loc[(events.case_id == "d") & (events.touchpoint == "hotline"), "outcome"] = ["failed", "ok"]
+    touchpoints = pd.DataFrame({"touchpoint": ["ad", "paid", "hotline"], "stage": ["need", "use", "support"]})
+    ev, tp = engine.table("events", events), engine.table("touchpoints", touchpoints)
+    typed = dict(case_journeys(ev, model, tp).execute().itertuples(index=False))
+    assert typed["a"] == typed["b"] == "purchase" and typed["c"] == typed["d"] == "support"
+    assert typed["e"] is None or pd.isna(typed["e"])
+    kpis = journey_kpis(ev, model, touchpoints=tp)
+    assert (kpis.cases, kpis.unclassified_cases) == (5, 1)
+    purchase, support = kpis.of("purchase"), kpis.of("support")
+    assert (purchase.cases, purchase.reached_goal, purchase.conversion) == (2, 1, 0.5)
+    assert purchase.resolution is None and support.conversion is None
+    assert (support.cases, support.resolved, support.resolved_at_first_contact) == (2, 2, 1)
+    assert support.first_contact_resolution == 0.5 and support.resolved_by == "last contact ok"
+
+
+def test_nothing_in_the_product_reads_the_demos_planted_truths():
+    """Only the demo writes them (and the tables lists know they exist); the analytics
+    read the company model."""
+    source = Path(company.__file__).parent
+    readers = []
+    for module in source.glob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        if re.search(r"(FROM|JOIN)\s+planted_truths", text, re.IGNORECASE):
+            readers.append(module.name)
+    assert readers == ["showcase.py"]  # it checks whether a project is its own demo
