@@ -77,7 +77,7 @@ class Overview:
     cases: int
     events: int
     variants: int
-    goal: str | None
+    goal: tuple[str, ...]  # the company model's purchase goal; empty: none declared
     basic: tuple[str, ...]
     alternatives: tuple[str, ...]  # each group of alternative doors, joined by " / "
     optional: tuple[str, ...]
@@ -129,7 +129,7 @@ def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -
         cases=report.cases,
         events=report.events,
         variants=report.distinct_variants,
-        goal=goal,
+        goal=goal or (),
         basic=tuple(i.touchpoint for i in roles.basic) if roles else (),
         alternatives=tuple(" / ".join(g.touchpoints) for g in roles.alternatives) if roles else (),
         optional=tuple(i.touchpoint for i in roles.optional) if roles else (),

@@ -177,7 +177,7 @@ class MapAnswer:
     journeys: tuple[tuple[str, int], ...]  # (touchpoint, journeys visiting it)
     roles: tuple[tuple[str, str], ...]  # (touchpoint, corridor role)
     main_path: tuple[str, ...]
-    goal: str | None
+    goal: tuple[str, ...]
     cases: int
 
 

@@ -54,7 +54,7 @@ class MapBase:
     journeys: tuple[tuple[str, int], ...]  # (touchpoint, journeys visiting it)
     roles: tuple[tuple[str, str], ...]  # (touchpoint, role) for the touchpoints with one
     main_path: tuple[str, ...]  # the most frequent variant: never cut from the map
-    goal: str | None
+    goal: tuple[str, ...]  # the company model's purchase goal; empty: none declared
     cases: int
 
 
@@ -117,7 +117,7 @@ class CorridorMap:
     coverage: int  # percent of the traffic kept
     rtl: bool  # laid out mirrored, for right-to-left pages
     cases: int
-    goal: str | None
+    goal: tuple[str, ...]
     nodes: tuple[MapNode, ...]
     edges: tuple[MapEdge, ...]  # most journeys first
     starts: tuple[MapMarkerEdge, ...]
@@ -201,7 +201,7 @@ def compute_map_base(project_path: Path, filters: PageFilters) -> MapBase:
         journeys=journeys,
         roles=tuple(sorted(roles)),
         main_path=summary.top[0].path if summary.top else (),
-        goal=goal,
+        goal=goal or (),
         cases=summary.cases,
     )
 
@@ -344,7 +344,7 @@ def build_map(base: MapBase, *, coverage: int, rtl: bool = False) -> CorridorMap
     journeys = dict(base.journeys)
     map_nodes = tuple(
         MapNode(n.touchpoint, _short(n.touchpoint), role_of.get(n.touchpoint, "other"),
-                n.touchpoint == base.goal, journeys.get(n.touchpoint, 0), n.events, n.starts,
+                n.touchpoint in base.goal, journeys.get(n.touchpoint, 0), n.events, n.starts,
                 n.ends, boxes[("tp", n.touchpoint)].x, boxes[("tp", n.touchpoint)].y,
                 boxes[("tp", n.touchpoint)].width, boxes[("tp", n.touchpoint)].height)
         for n in nodes
