@@ -135,6 +135,7 @@ MATRIX |= {
     ("POST", "/api/v1/incidents/{incident_id}/actions"): API_EDIT,
     ("PATCH", "/api/v1/actions/{action_id}"): API_EDIT,
     ("GET", "/api/v1/audit"): row(401, NO, NO, NO, NO, OK),
+    ("GET", "/api/v1/maturity"): row(401, NO, NO, OK, OK, OK),  # as the maturity page
     ("POST", "/api/v1/loads"): row(401, NO, NO, NO, 422, 422),
 }
 

@@ -97,3 +97,16 @@ def test_bad_analytic_arguments_are_one_sentence(demo):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "--from" in proc.stderr
     proc = run_cli("journeys", "--engine", "spark")
     assert proc.returncode == 2 and "--events" in proc.stderr
+
+
+def test_revenue_at_risk_follows_the_model_and_splits_by_journey_type(demo):
+    """A routine installation visit (days of waiting by design) is not a bad experience:
+    the demo's model gives it its own wait limit; the journey breakdown adds up."""
+    built, _ = demo
+    risk = _json(run_cli("value", built.project, "--json"))["revenue_at_risk"]
+    limits = {w["touchpoint"]: w["max_seconds"] for w in risk["definition"]["wait_limits"]}
+    usual = built.truths.bottleneck.wait_mean_days_before * 86_400
+    assert limits["installation_visit"] == 2 * usual and limits["technician_visit"] > 5 * 86_400
+    assert {g["key"] for g in risk["by_journey"]} <= {"purchase", "support", None}
+    assert sum(g["revenue_at_risk"] for g in risk["by_journey"]) == pytest.approx(risk["revenue_at_risk"])
+    assert risk["customers_affected"] < 0.6 * built.truths.counts.persons

@@ -780,6 +780,9 @@ def value(
     if risk is not None:
         typer.echo(f"Revenue at risk: {risk.revenue_at_risk:,.0f} ({risk.customers_affected:,}"
                    " customers with a bad experience)")
+        for g in risk.by_journey:
+            where = f"in {g.key} journeys" if g.key else "in scores or cases of no journey type"
+            typer.echo(f"  {where}: {g.revenue_at_risk:,.0f} ({g.customers:,} customers)")
     if report.not_computed:
         typer.echo("Not computed:")
         for gap in report.not_computed:

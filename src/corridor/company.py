@@ -495,3 +495,82 @@ def configure_from_file(project, path: str | Path) -> CompanyModel:
 def company_goal(project) -> tuple[str, ...] | None:
     """The goal touchpoints of the project's purchase journeys (None: none declared)."""
     return company_model(project).purchase_goal or None
+
+
+# ---- names, as people read them -----------------------------------------------------
+
+_FILE_NAME_COLUMNS = {"en": ("name", "description"), "ar": ("name_ar",), "ru": ("name_ru",)}
+
+
+def _names_from_rows(rows, kind: str) -> dict[str, dict[str, str]]:
+    """Names a reference file gave (``name``, ``name_ar``, ``name_ru``, or a touchpoint's
+    ``description``), from the canonical name column and the kept ``attributes``."""
+    import json
+
+    found: dict[str, dict[str, str]] = {}
+    for code, name, attributes in rows:
+        extra = {}
+        if attributes:
+            try:
+                extra = json.loads(attributes) or {}
+            except ValueError:
+                extra = {}
+        by_lang = {}
+        for lang, columns in _FILE_NAME_COLUMNS.items():
+            for column in columns:
+                value = name if column == "name" and name else extra.get(column)
+                if isinstance(value, str) and value.strip():
+                    by_lang[lang] = value.strip()
+                    break
+        if by_lang:
+            found[str(code)] = by_lang
+    return found
+
+
+def project_labels(project) -> Labels:
+    """Every display name the project knows: the model's ``[labels]`` first, then the
+    names its departments and touchpoints files gave."""
+    con = project.con
+    names: dict[str, dict[str, dict[str, str]]] = {
+        "departments": _names_from_rows(
+            con.execute("SELECT department_id, name, attributes FROM departments").fetchall(),
+            "departments"),
+        "touchpoints": _names_from_rows(
+            con.execute("SELECT touchpoint, NULL, attributes FROM touchpoints").fetchall(),
+            "touchpoints"),
+    }
+    for kind, codes in company_model(project).labels.names.items():
+        for code, by_lang in codes.items():
+            names.setdefault(kind, {}).setdefault(code, {}).update(by_lang)
+    return Labels(names)
+
+
+class Labeller:
+    """Names in one language for templates and tables: the code itself where no name is
+    known, so nothing is ever blank."""
+
+    def __init__(self, labels: Labels, lang: str = "en"):
+        self.labels, self.lang = labels, lang
+
+    def _of(self, kind: str, code) -> str:
+        if code is None:
+            return ""
+        return self.labels.name(kind, str(code), self.lang) or str(code)
+
+    def tp(self, code) -> str:
+        return self._of("touchpoints", code)
+
+    def dept(self, code) -> str:
+        return self._of("departments", code)
+
+    def channel(self, code) -> str:
+        return self._of("channels", code)
+
+    def stage(self, code) -> str:
+        return self._of("stages", code)
+
+    def segment(self, code) -> str:
+        return self._of("segments", code)
+
+    def journey(self, code) -> str:
+        return self._of("journeys", code)

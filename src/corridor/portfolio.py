@@ -137,6 +137,7 @@ def customer_value(
     customers: ir.Table,
     feedback: ir.Table | None = None,
     settings: ValueSettings = ValueSettings(),
+    journeys: ir.Table | None = None,
 ) -> ValueReport:
     """Value every customer and the portfolio from the project's canonical tables, each
     part from the tables it needs (see the module docstring)."""
@@ -233,7 +234,7 @@ def customer_value(
         risk = revenue_at_risk(
             lifetime.table(), events=events, feedback=feedback if has_feedback else None,
             customers=graph, definition=settings.bad_experience,
-            switching_probability=settings.switching_probability,
+            switching_probability=settings.switching_probability, journeys=journeys,
         )
     return ValueReport(
         lifetime=lifetime,
@@ -280,14 +281,18 @@ def project_value(project, *, until: dt.date | None | str = AUTO,
     cut-off used."""
     from .company import company_model
 
+    from .journey_types import case_journeys
+
     model = company_model(project)
     transactions = project.table("transactions")
+    events = project.table("events")
+    typed = case_journeys(events, model, project.table("touchpoints")) if model.journeys else None
     cut_off = holdout_cut_off(transactions) if until == AUTO else until
     settings.setdefault("goal", model.purchase_goal or None)
     settings.setdefault("bad_experience", BadExperience.of_model(model))
     report = customer_value(
-        events=project.table("events"), transactions=transactions,
+        events=events, transactions=transactions,
         customers=project.table("customers"), feedback=project.table("feedback"),
-        settings=ValueSettings(until=cut_off, **settings),
+        settings=ValueSettings(until=cut_off, **settings), journeys=typed,
     )
     return report, cut_off

@@ -123,6 +123,9 @@ class RevenueAtRisk:
     by_segment: tuple[RiskGroup, ...]  # largest first
     by_touchpoint: tuple[RiskGroup, ...]  # key None: feedback not tied to a touchpoint
     by_kind: tuple[RiskGroup, ...]
+    # key: the journey type of the case it happened in; None: a score (no case) or a case
+    # of no declared type. Empty when no journey types were given.
+    by_journey: tuple[RiskGroup, ...] = ()
 
     def to_dict(self) -> dict:
         return {
@@ -135,6 +138,7 @@ class RevenueAtRisk:
             "by_segment": [g.to_dict() for g in self.by_segment],
             "by_touchpoint": [g.to_dict() for g in self.by_touchpoint],
             "by_kind": [g.to_dict() for g in self.by_kind],
+            "by_journey": [g.to_dict() for g in self.by_journey],
         }
 
 
@@ -157,7 +161,8 @@ def bad_experiences(
     definition: BadExperience = BadExperience(),
     since: dt.date | str | None = None,
 ) -> ir.Table:
-    """Every bad experience: customer_id, touchpoint, kind (see :class:`ExperienceKind`)."""
+    """Every bad experience: customer_id, touchpoint, kind (see :class:`ExperienceKind`)
+    and case_id (None for a score, which belongs to no case)."""
     _check_definition(definition)
     parts = []
     start = None if since is None else as_day(since, "since")
@@ -169,15 +174,14 @@ def bad_experiences(
         return table.filter(table.timestamp >= ibis.literal(dt.datetime.combine(start, dt.time())))
 
     def shaped(table: ir.Table, kind: ExperienceKind) -> ir.Table:
-        touchpoint = (
-            table.touchpoint.cast("string")
-            if "touchpoint" in table.columns
-            else ibis.null("string")
-        )
+        def text(column: str) -> ir.Value:
+            return table[column].cast("string") if column in table.columns else ibis.null("string")
+
         return table.select(
             customer_id=table.customer_id.cast("string"),
-            touchpoint=touchpoint,
+            touchpoint=text("touchpoint"),
             kind=ibis.literal(kind.value),
+            case_id=text("case_id") if kind is not ExperienceKind.LOW_SCORE else ibis.null("string"),
         )
 
     if feedback is not None and definition.score_limits:
@@ -213,9 +217,12 @@ def revenue_at_risk(
     definition: BadExperience = BadExperience(),
     switching_probability: float = DEFAULT_SWITCHING_PROBABILITY,
     since: dt.date | str | None = None,
+    journeys: ir.Table | None = None,
 ) -> RevenueAtRisk:
     """The CLV of customers who had a bad experience (since ``since``) × the switching
-    probability, in total and per segment, touchpoint and kind of bad experience."""
+    probability, in total and per segment, touchpoint and kind of bad experience, and per
+    journey type when ``journeys`` (case_id, journey:
+    :func:`corridor.journey_types.case_journeys`) is given."""
     p = check_share("switching_probability", switching_probability)
     values = clv_table(clv)
     found = bad_experiences(events=events, feedback=feedback, definition=definition, since=since)
@@ -246,11 +253,17 @@ def revenue_at_risk(
             without=(~table.has_clv).cast("int64").sum(),
         ).mutate(dimension=ibis.literal(dimension))
 
-    frame = ibis.union(
+    parts = [
         grouped(affected, "segment", affected.segment, affected.bad.sum(), (affected.clv * p).sum()),
         grouped(share, "touchpoint", share.touchpoint, share.count(), share.at_risk.sum()),
         grouped(share, "kind", share.kind, share.count(), share.at_risk.sum()),
-    ).execute()
+    ]
+    if journeys is not None:
+        typed = journeys.select(_case=journeys.case_id, _journey=journeys.journey)
+        of_case = share.left_join(typed, share.case_id == typed._case)
+        parts.append(grouped(of_case, "journey", of_case._journey, of_case.count(),
+                             of_case.at_risk.sum()))
+    frame = ibis.union(*parts).execute()
 
     def groups(dimension: str) -> tuple[RiskGroup, ...]:
         rows = frame[frame["dimension"] == dimension]
@@ -272,4 +285,5 @@ def revenue_at_risk(
         by_segment=by_segment,
         by_touchpoint=groups("touchpoint"),
         by_kind=groups("kind"),
+        by_journey=groups("journey") if journeys is not None else (),
     )

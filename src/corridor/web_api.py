@@ -221,6 +221,21 @@ def _without_quotes(value: Any) -> Any:
 
 
 @dataclasses.dataclass(frozen=True)
+class MaturityEvidence:
+    indicator: str
+    value: float | None  # None: no data
+    supports: int | None  # the stage the value supports; None: no data
+
+
+@dataclasses.dataclass(frozen=True)
+class MaturityAnswer:
+    stage: int  # 1 developing service quality, 2 professional service, 3 service centre
+    score: float  # 0-100
+    evidence: tuple[MaturityEvidence, ...]
+    kept: bool  # True: the latest assessment kept; False: one from the data alone
+
+
+@dataclasses.dataclass(frozen=True)
 class LoadAnswer:
     """What one load did (as ``corridor ingest --json`` prints it)."""
 
@@ -389,6 +404,23 @@ def register(app: FastAPI, site: Site) -> None:
     def departments(_: Reader, f: Filters):
         """Every department's scorecard: where its work goes."""
         return site.cached("departments", compute_departments, f)
+
+    Assessor = Annotated[Principal, Depends(caller(Permission.ASSESS_MATURITY))]
+
+    @route("GET", "/maturity", MaturityAnswer)
+    def maturity_answer(request: Request, _: Assessor):
+        """The customer-focus maturity stage with its evidence, as the maturity page shows
+        it (the latest assessment kept, else one from the data alone)."""
+        from .web_academy import current_assessment
+
+        root = getattr(request.app.state, "course_root", None)
+        assessment, kept = current_assessment(site, None if root is None else Path(root))
+        return MaturityAnswer(
+            int(assessment.stage), assessment.score,
+            tuple(MaturityEvidence(e.indicator.value, e.value,
+                                   None if e.supports is None else int(e.supports))
+                  for e in assessment.evidence),
+            kept)
 
     # ---- incidents, whys and actions ---------------------------------------------------
 

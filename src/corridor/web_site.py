@@ -27,6 +27,7 @@ from fastapi.templating import Jinja2Templates
 
 from . import i18n
 from .accounts import Permission, Role, may
+from .company import Labeller, Labels, project_labels
 from .sessions import Session, SessionStore, Throttle
 from .web_filters import FilterChoices, PageFilters, filter_choices
 
@@ -109,6 +110,13 @@ class SharedLock:
             with self._changed:
                 self._exclusive = False
                 self._changed.notify_all()
+
+
+def _project_labels(project_path: Path) -> Labels:
+    from .store import Project
+
+    with Project.open(project_path, read_only=True) as p:
+        return project_labels(p)
 
 
 def _touchpoint_departments(project_path: Path) -> dict[str, str | None]:
@@ -385,6 +393,11 @@ class Site:
     def forbidden(t: i18n.Translator) -> Response:
         return HTMLResponse(t("error.csrf"), status_code=403)
 
+    def labels(self) -> Labels:
+        """The project's display names (company model and reference files), kept like a
+        page until the data changes."""
+        return self.cached("labels", _project_labels)
+
     def filter_choices(self) -> FilterChoices:
         return self.cached("filter_choices", filter_choices)
 
@@ -400,6 +413,7 @@ class Site:
         return self.templates.TemplateResponse(
             request, name,
             {"t": t, "lang": t.lang, "dir": t.direction, "languages": i18n.LANGUAGES,
+             "label": Labeller(self.labels(), t.lang),
              "csrf_token": self.csrf_token(request),
              "user": principal.user_name if principal else None,
              "role": principal.role.value if principal else None,
