@@ -86,7 +86,8 @@ def test_flow_counts_drop_offs_over_purchase_journeys_only(demo):
     assert kinds["support"]["conversion"] is None and kinds["support"]["resolution"] > 0.9
     assert flow["journeys"]["unclassified_cases"] == 0
     support = _json(run_cli("flow", built.project, "--journey", "support", "--json"))
-    assert support["dropoffs"] is None and "support" in support["covers"]
+    assert support["dropoffs"] is None and support["covers"]["journey"] == "support"
+    assert support["covers"]["filters"] == "all events" and support["covers"]["first"] < support["covers"]["last"]
     proc = run_cli("flow", built.project, "--journey", "sales")
     assert proc.returncode == 2 and "purchase, support" in proc.stderr
 

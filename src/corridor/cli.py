@@ -494,6 +494,12 @@ def _tables(project, engine, master, events, customers, touchpoints):
         raise InputError(f"Unknown engine {engine!r}; expected duckdb or spark.")
 
 
+def covers(events, flt):
+    from .covers import covers as library_covers
+
+    return library_covers(events, flt)
+
+
 def _filtered(tables, flt):
     from .filters import apply
 
@@ -520,10 +526,12 @@ def journeys(
     with _tables(project, engine, master, events, customers, touchpoints) as t:
         report = analyse(t.journeys_of(flt), customers=t.customers, touchpoints=t.touchpoints,
                          top=top, coverage=coverage, goal=goal, threshold=threshold)
+        scope = covers(_filtered(t, flt), flt)
     if as_json:
-        _print_json(report.to_dict())
+        _print_json({"covers": scope.to_dict(), **report.to_dict()})
         return
     data = report.to_dict()
+    typer.echo(f"Covers: {scope}")
     typer.echo(f"{report.cases:,} cases, {report.events:,} events, {report.distinct_variants:,} variants")
     corridor = data["corridor"]
     if corridor["basic"]:
@@ -568,9 +576,11 @@ def funnel(
     with _tables(project, engine, master, events, customers, touchpoints) as t:
         result = run_funnel(t.journeys_of(flt), steps,
                             within=None if within is None else timedelta(days=within))
+        scope = covers(_filtered(t, flt), flt)
     if as_json:
-        _print_json(result.to_dict())
+        _print_json({"covers": scope.to_dict(), **result.to_dict()})
         return
+    typer.echo(f"Covers: {scope}")
     for step in result.steps:
         rate = "" if step.conversion_from_previous is None else f"  {step.conversion_from_previous:.1%} of previous"
         typer.echo(f"{step.position}. {step.touchpoint}: {step.cases:,} cases{rate}, {step.drop_off:,} dropped")
@@ -595,11 +605,14 @@ def flow(
     model = _model(project, engine)
     with _tables(project, engine, master, events, customers, touchpoints) as t:
         report = flow_report(_filtered(t, flt), model, touchpoints=t.touchpoints,
-                             customers=t.customers, journey=journey, goal=goal, filters=flt)
+                             customers=t.customers, journey=journey, goal=goal, filters=flt,
+                             all_events=None if flt.is_empty else t.events)
     if as_json:
         _print_json(report.to_dict())
         return
     typer.echo(f"Covers: {report.covers}")
+    if report.journey and report.journey != report.covers.journey:
+        typer.echo(f"Drop-offs: cases of journey type {report.journey!r}")
     if report.kpis is not None:
         for k in report.kpis.journeys:
             if k.conversion is not None:
@@ -664,10 +677,13 @@ def access(
         raise InputError(f"{exc}; --by takes channel, touchpoint, department or period and --period week or month.") from exc
     flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
     with _tables(project, engine, master, events, customers, touchpoints) as t:
-        result = accessibility(_filtered(t, flt), by=dims, period=chosen_period, touchpoints=t.touchpoints)
+        chosen = _filtered(t, flt)
+        result = accessibility(chosen, by=dims, period=chosen_period, touchpoints=t.touchpoints)
+        scope = covers(chosen, flt)
     if as_json:
-        _print_json(result.to_dict())
+        _print_json({"covers": scope.to_dict(), **result.to_dict()})
         return
+    typer.echo(f"Covers: {scope}")
     typer.echo(f"{'group':<36}{'contacts':>10}{'failed':>8}{'switch':>8}{'FCR':>8}{'outside':>9}")
     for g in result.groups:
         name = " / ".join(str(v) for v in (g.channel, g.touchpoint, g.department_id, g.period_start) if v is not None)

@@ -15,6 +15,7 @@ import ibis.expr.types as ir
 
 from .bottlenecks import Bottlenecks, bottlenecks
 from .company import CompanyModel, JourneyKind
+from .covers import Covers, covers
 from .dropoff import DropOffs, dropoffs
 from .filters import EventFilter
 from .flow import goal_touchpoints
@@ -25,7 +26,7 @@ from .loops import Loops, loops
 
 @dataclass(frozen=True)
 class FlowReport:
-    covers: str  # in words: which cases and filters every figure below is about
+    covers: Covers  # which period, filters and cases loops, bottlenecks and hand-offs cover
     journey: str | None  # the journey type of the drop-offs (None: every case)
     goal: tuple[str, ...]
     kpis: JourneyKpis | None  # None: the company model declares no journey types
@@ -37,27 +38,12 @@ class FlowReport:
 
     def to_dict(self) -> dict:
         return {
-            "covers": self.covers, "journey": self.journey, "goal": list(self.goal),
+            "covers": self.covers.to_dict(), "journey": self.journey, "goal": list(self.goal),
             "journeys": None if self.kpis is None else self.kpis.to_dict(),
             "dropoffs": None if self.dropoffs is None else self.dropoffs.to_dict(),
             "loops": self.loops.to_dict(), "bottlenecks": self.bottlenecks.to_dict(),
             "handoffs": self.handoffs.to_dict(), "defaults": list(self.defaults),
         }
-
-
-def describe_filter(flt: EventFilter | None) -> str:
-    """A filter in words ("all events" when there is none)."""
-    if flt is None or flt.is_empty:
-        return "all events"
-    parts = []
-    if flt.start or flt.end:
-        parts.append(f"from {flt.start or 'the first event'} to {flt.end or 'the last event'}")
-    for label, values in (("segment", flt.segments), ("level", flt.levels),
-                          ("channel", flt.channels), ("department", flt.departments),
-                          ("outcome", flt.outcomes), ("touchpoint", flt.touchpoints)):
-        if values:
-            parts.append(f"{label} {' or '.join(values)}")
-    return "events " + ", ".join(parts)
 
 
 def flow_report(
@@ -69,28 +55,26 @@ def flow_report(
     journey: str | None = None,
     goal: str | None = None,
     filters: EventFilter | None = None,
+    all_events: ir.Table | None = None,
 ) -> FlowReport:
+    """``events`` are the filtered events; ``all_events`` (before the filter) say which
+    journey type each case is."""
     chosen_type = model.journey(journey) if journey is not None else None
     if chosen_type is None and model.journeys:
         purchases = model.of_kind(JourneyKind.PURCHASE)
         chosen_type = purchases[0] if purchases else None
     goals = goal_touchpoints(goal) if goal else (chosen_type.goal if chosen_type else ())
-    kpis = journey_kpis(events, model, touchpoints=touchpoints) if model.journeys else None
-    scope = events if journey is None else cases_of(events, model, chosen_type, touchpoints)
+    kpis = journey_kpis(events, model, touchpoints=touchpoints, typed_from=all_events) \
+        if model.journeys else None
+    scope = events if journey is None else cases_of(events, model, chosen_type, touchpoints,
+                                                     typed_from=all_events)
     dropped = None
     if goals:
         judged = scope if chosen_type is None or journey is not None else \
-            cases_of(events, model, chosen_type, touchpoints)
+            cases_of(events, model, chosen_type, touchpoints, typed_from=all_events)
         dropped = dropoffs(judged, goal=goals)
-    where = describe_filter(filters)
-    if journey is not None:
-        covers = f"{where}, cases of journey type {journey!r}"
-    elif chosen_type is not None and goals:
-        covers = f"{where}; drop-offs over journey type {chosen_type.name!r}, the rest over every case"
-    else:
-        covers = f"{where}, every case"
     return FlowReport(
-        covers=covers, journey=chosen_type.name if chosen_type else None, goal=goals,
+        covers=covers(scope, filters, journey), journey=chosen_type.name if chosen_type else None, goal=goals,
         kpis=kpis, dropoffs=dropped, loops=loops(scope, touchpoints=touchpoints),
         bottlenecks=bottlenecks(scope, customers=customers),
         handoffs=handoffs(scope, touchpoints=touchpoints), defaults=model.defaults(),

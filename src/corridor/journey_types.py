@@ -51,9 +51,10 @@ def case_journeys(events: ir.Table, model: CompanyModel, touchpoints: ir.Table |
 
 
 def cases_of(events: ir.Table, model: CompanyModel, journey: JourneyType,
-             touchpoints: ir.Table | None) -> ir.Table:
-    """The events of the cases of one journey type."""
-    typed = case_journeys(events, model, touchpoints)
+             touchpoints: ir.Table | None, *, typed_from: ir.Table | None = None) -> ir.Table:
+    """The events of the cases of one journey type. A case's type is read from
+    ``typed_from`` (all its events, before any filter) when given."""
+    typed = case_journeys(events if typed_from is None else typed_from, model, touchpoints)
     chosen = typed.filter(typed.journey == journey.name).select("case_id")
     return events.semi_join(chosen, "case_id")
 
@@ -104,8 +105,11 @@ class JourneyKpis:
 
 
 def journey_kpis(events: ir.Table, model: CompanyModel, *,
-                 touchpoints: ir.Table | None = None) -> JourneyKpis:
-    """Cases per journey type and each type's KPIs, in one pass over the events."""
+                 touchpoints: ir.Table | None = None,
+                 typed_from: ir.Table | None = None) -> JourneyKpis:
+    """Cases per journey type and each type's KPIs, in one pass over the events. A case's
+    type is read from ``typed_from`` (all its events, before any filter) when given, so
+    a filter on channel or period does not change what kind of journey a case is."""
     w = case_window(events)
     ordered = events.mutate(_next=events.seq.lead().over(w))
     last_ok = (ordered._next.isnull() & (ordered.outcome.fill_null("ok") == "ok"))
@@ -118,7 +122,7 @@ def journey_kpis(events: ir.Table, model: CompanyModel, *,
         per_case_columns[f"_goal{position}"] = ordered.touchpoint.isin(list(goal)).cast("int64").max()
     goal_column = {g: f"_goal{i}" for i, g in enumerate(dict.fromkeys(goals.values()))}
     per_case = ordered.group_by("case_id").aggregate(**per_case_columns)
-    typed = case_journeys(events, model, touchpoints)
+    typed = case_journeys(events if typed_from is None else typed_from, model, touchpoints)
     per_case = per_case.left_join(typed, per_case.case_id == typed.case_id)
 
     sums = {"cases": per_case.count()}
