@@ -174,3 +174,31 @@ def test_nothing_in_the_product_reads_the_demos_planted_truths():
         if re.search(r"(FROM|JOIN)\s+planted_truths", text, re.IGNORECASE):
             readers.append(module.name)
     assert readers == ["showcase.py"]  # it checks whether a project is its own demo
+
+
+def test_names_come_from_the_model_then_the_reference_files_and_never_name_a_person(tmp_path):
+    from corridor.company import Labeller, project_labels
+    from corridor.ingest import ingest_file
+
+    project = tmp_path / "names.duckdb"
+    with Project.create(project) as p:
+        ingest_file(p, "touchpoints", write(tmp_path / "tp.csv",
+                    "touchpoint,stage,name,name_ar,name_ru\n"
+                    "paid,use,First bill,الفاتورة الأولى,Первый счёт\n"
+                    "hotline,support,Hotline,,\n"))
+        ingest_file(p, "departments", write(tmp_path / "dep.csv",
+                    "department_id,name,name_ru\nD-CC,Customer Care,Служба поддержки\n"))
+        ingest_file(p, "customers", write(tmp_path / "cu.csv",
+                    "customer_id,level,name\nR1,intermediary,ElectroMart\nP1,person,Ana Lima\n"))
+        company.configure(p, parse_model(
+            '[labels.touchpoints.hotline]\nru = "Горячая линия"\n', "m.toml"))
+        labels = project_labels(p)
+    ru, ar = Labeller(labels, "ru"), Labeller(labels, "ar")
+    assert ru.tp("paid") == "Первый счёт" and ar.tp("paid") == "الفاتورة الأولى"
+    assert ru.tp("hotline") == "Горячая линия" and ar.tp("hotline") == "Hotline"
+    assert ru.dept("D-CC") == "Служба поддержки" and ar.dept("D-CC") == "Customer Care"
+    assert ru.tp("unknown_code") == "unknown_code"  # never blank
+    with Project.open(project, read_only=True) as p:
+        ids = dict(p.con.execute("SELECT level, customer_id FROM customers").fetchall())
+    assert ru.customer(ids["intermediary"]) == "ElectroMart"
+    assert ru.customer(ids["person"]) == ids["person"]  # a person's name is personal data

@@ -529,9 +529,15 @@ def _names_from_rows(rows, kind: str) -> dict[str, dict[str, str]]:
 
 def project_labels(project) -> Labels:
     """Every display name the project knows: the model's ``[labels]`` first, then the
-    names its departments and touchpoints files gave."""
+    names its departments and touchpoints files gave, and the names of the customers that
+    are organisations (intermediaries, companies, groups, departments: not personal data;
+    persons' names are never among them)."""
     con = project.con
+    organisations = con.execute(
+        "SELECT c.customer_id, p.name FROM customers c JOIN customer_pii p USING (customer_id)"
+        " WHERE c.level IS NOT NULL AND c.level <> 'person' AND p.name IS NOT NULL").fetchall()
     names: dict[str, dict[str, dict[str, str]]] = {
+        "customers": {str(code): {"en": name} for code, name in organisations},
         "departments": _names_from_rows(
             con.execute("SELECT department_id, name, attributes FROM departments").fetchall(),
             "departments"),
@@ -574,3 +580,7 @@ class Labeller:
 
     def journey(self, code) -> str:
         return self._of("journeys", code)
+
+    def customer(self, code) -> str:
+        """An organisation's name (never a person's: see :func:`project_labels`)."""
+        return self._of("customers", code)
