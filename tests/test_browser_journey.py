@@ -20,7 +20,10 @@ def test_changing_the_heat_metric_recolours_the_map_in_place(page):
     page.wait_for_load_state("networkidle")
     assert page.locator("h1").inner_text() == "Journey map"
     assert page.locator(".journey-grid").get_attribute("data-metric") == "volume"
-    assert page.locator(".emotion-curve circle title").count() >= 5
+    # one tooltip per stage: a point where customers rated it, "no data" where not
+    assert page.locator(".emotion-curve g.point title").count() >= 5
+    assert page.locator(".emotion-curve circle title").count() >= 1
+    assert page.locator(".emotion-curve text.no-data").count() >= 1
     assert stage_x(page, "need") < stage_x(page, "evaluation")
     page.screenshot(path=str(SHOTS / "journey-en.png"), full_page=True)
 

@@ -53,3 +53,27 @@ def test_personas_json_has_cards_and_an_empathy_map_for_each(project):
     assert len(cards) == data["personas"]["k"] >= 2
     assert sum(card["customers"] for card in cards) == data["personas"]["customers"]
     assert len(data["empathy"]["maps"]) == len(cards)
+
+
+def test_a_driver_against_its_expected_sign_or_uncertain_is_flagged_in_the_cli(project):
+    data = json.loads(run_cli("experience", project, "--json").stdout)
+    text = run_cli("experience", project)
+    assert text.returncode == 0, text.stderr
+    lines = text.stdout.splitlines()
+    seen = 0
+    for group in [*data["drivers"], *([data["churn"]] if data["churn"] else [])]:
+        start = lines.index(f"  drivers of {group['outcome']}:")
+        for d, line in zip(group["drivers"][:3], lines[start + 1:start + 4]):
+            assert line.strip().startswith(f"{d['rank']}. {d['feature']} ")
+            assert d["assessment"] in ("as_expected", "contradicts_expectation",
+                                       "uncertain", "no_expectation")
+            assert d["flagged"] == (d["assessment"] in ("contradicts_expectation", "uncertain"))
+            assert ("FLAGGED" in line) == d["flagged"]
+            if d["assessment"] == "contradicts_expectation":
+                assert "against expectation" in line
+            if d["assessment"] == "uncertain":
+                assert "the interval" in line
+            if d["assessment"] == "as_expected":
+                assert line.endswith("as expected")
+            seen += d["flagged"]
+    assert seen  # the demo has drivers it cannot vouch for

@@ -13,7 +13,16 @@ import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from corridor.drivers import SCORE_FEATURES, churn_drivers, score_drivers, support_cases
+from corridor.drivers import (
+    EXPECTED_EFFECTS,
+    SCORE_FEATURES,
+    Assessment,
+    Expected,
+    assess,
+    churn_drivers,
+    score_drivers,
+    support_cases,
+)
 from corridor.errors import AnalysisError, InputError
 from corridor.satisfaction import feedback_journeys
 from helpers import START, canonical_events
@@ -159,6 +168,77 @@ def test_too_few_responses_is_an_analysis_error():
         score_drivers(ibis.memtable(made_up_journeys(n=12)))
 
 
+# ---- reading drivers against their expected sign ------------------------------------------
+
+
+def waiting_pleases() -> pd.DataFrame:
+    """The made-up journeys, but each hour of waiting adds 0.3 points: the opposite of
+    what waiting is expected to do."""
+    frame = made_up_journeys()
+    frame["score"] = frame["score"] + 0.3 * frame["wait_hours"]
+    return frame
+
+
+def test_every_default_feature_is_expected_to_worsen_the_experience():
+    assert set(SCORE_FEATURES) <= set(EXPECTED_EFFECTS)
+    assert set(EXPECTED_EFFECTS.values()) == {Expected.WORSENS}
+    assert "contacts" not in EXPECTED_EFFECTS  # plain activity is not judged
+
+
+def test_a_driver_against_its_expected_sign_is_flagged():
+    result = score_drivers(ibis.memtable(waiting_pleases()))
+    wait = result.driver("wait_hours")
+    assert wait.significant and wait.ci_low > 0  # a clear, positive effect of waiting ...
+    assert wait.expected_sign == -1  # ... where waiting is expected to lower the score
+    assert wait.assessment is Assessment.CONTRADICTS_EXPECTATION and wait.flagged
+    failed = result.driver("failed_contacts")
+    assert (failed.expected_sign, failed.assessment, failed.flagged) == (
+        -1, Assessment.AS_EXPECTED, False)
+    assert result.to_dict()["drivers"][wait.rank - 1]["assessment"] == "contradicts_expectation"
+
+
+def test_a_driver_whose_interval_includes_zero_is_uncertain():
+    result = score_drivers(ibis.memtable(made_up_journeys()))
+    unplanted = [result.driver(n) for n in ("wait_hours", "handoffs", "channel_switches",
+                                            "repeats")]
+    included = [d for d in unplanted if d.ci_low <= 0 <= d.ci_high]
+    assert included  # effects planted at 0: most intervals hold it
+    for d in included:
+        assert not d.significant
+        assert d.assessment is Assessment.UNCERTAIN and d.flagged
+    for d in result.drivers:
+        if not d.significant:
+            assert d.assessment is Assessment.UNCERTAIN  # never "as expected" by chance
+
+
+def test_a_driver_with_a_wide_interval_is_uncertain():
+    # significant and in the expected direction, but the interval's half-width (0.017)
+    # exceeds half the effect (0.0103): it could be a sixth of what it shows
+    assert assess(-0.0205, -0.0377, -0.0033, -1) is Assessment.UNCERTAIN
+    assert assess(-0.5, -0.58, -0.42, -1) is Assessment.AS_EXPECTED
+    assert assess(-0.4, -0.6, -0.2, -1) is Assessment.AS_EXPECTED  # half-width = half: not wide
+    assert assess(0.5, 0.42, 0.58, None) is Assessment.NO_EXPECTATION
+    # a clear sign against the expectation is flagged as such even when wide
+    assert assess(0.02, 0.001, 0.039, -1) is Assessment.CONTRADICTS_EXPECTATION
+    # on data: a real but small effect of hand-offs, measured on few answers
+    frame = made_up_journeys(n=400, seed=5)
+    frame["score"] = frame["score"] - 0.25 * frame["handoffs"]
+    handoffs = score_drivers(ibis.memtable(frame)).driver("handoffs")
+    assert handoffs.significant and handoffs.effect < 0
+    assert handoffs.wide and handoffs.assessment is Assessment.UNCERTAIN and handoffs.flagged
+
+
+def test_stated_expectations_can_be_replaced_and_are_checked():
+    frame = ibis.memtable(waiting_pleases())
+    result = score_drivers(frame, expectations={"wait_hours": Expected.IMPROVES})
+    assert result.driver("wait_hours").assessment is Assessment.AS_EXPECTED
+    assert result.driver("failed_contacts").assessment is Assessment.NO_EXPECTATION
+    with pytest.raises(InputError, match="'colour' is not a journey feature"):
+        score_drivers(frame, expectations={"colour": Expected.WORSENS})
+    with pytest.raises(InputError, match="must be 'worsens' or 'improves'; got 'sad'"):
+        score_drivers(frame, expectations={"wait_hours": "sad"})
+
+
 # ---- support cases and churn on a hand-made log ------------------------------------------
 
 TOUCHPOINTS = pd.DataFrame({
@@ -288,6 +368,9 @@ def assert_planted_drivers_lead(result, model):
     for d in leading:
         assert d.significant
         assert np.sign(d.effect) == np.sign(planted[d.feature])
+        # the planted drivers hurt, as expected: for a score negative, for churn positive
+        assert d.expected_sign == (1 if result.model == "logistic" else -1)
+        assert d.assessment is Assessment.AS_EXPECTED and not d.flagged
         # scores are rounded and clipped to their scale, which pulls effects towards 0
         assert 0.5 < d.effect / planted[d.feature] < 1.5
 

@@ -66,3 +66,48 @@ def test_feedback_and_revenue_join_when_given(put):
 def test_the_period_length_is_checked(put, days):
     with pytest.raises(InputError, match="period must be 1 to 366 days"):
         health_change(put(two_periods()), days=days)
+
+
+def steady_periods():
+    """Day 0 and day 10 alike (with 10-day periods the log, ending on day 10, puts each
+    in its own period): two journeys each, one failed contact of four, waits of 10 and
+    30 seconds; the current period's waits a hair longer (0.02 s)."""
+    rows, outcome, wait = [], [], []
+    for start, extra in ((0, 0.0), (10 * DAY, 0.02)):
+        for k, case in enumerate(("x", "y")):
+            rows += [(f"{case}{start}", "web", start + k * 60),
+                     (f"{case}{start}", "call", start + k * 60 + 5)]
+            outcome += ["ok", "failed" if k == 0 else "ok"]
+            wait += [10.0 + extra, 30.0 + extra]
+    events = timed_events(rows)
+    events["outcome"] = outcome
+    events["wait_seconds"] = wait
+    return events
+
+
+def test_a_change_of_zero_reads_no_change(put):
+    change = health_change(put(steady_periods()), days=10)
+    failed = change.change("failed_share")
+    assert failed.current == failed.previous == pytest.approx(0.25)
+    assert failed.delta == 0 and failed.unchanged is True
+    assert failed.improved is None  # neither better nor worse
+    cases = change.change("cases")
+    assert (cases.delta, cases.unchanged, cases.improved) == (0, True, None)
+
+
+def test_a_change_that_rounds_to_zero_at_its_resolution_is_no_change(put):
+    wait = health_change(put(steady_periods()), days=10).change("median_wait_seconds")
+    assert wait.delta == pytest.approx(0.02)  # shown to a tenth of a second: 0.0
+    assert wait.resolution == 0.1
+    assert wait.unchanged is True and wait.improved is None
+    assert wait.to_dict()["unchanged"] is True
+
+
+def test_a_figure_without_data_has_no_change_either_way(put):
+    change = health_change(put(steady_periods()), days=10, feedback=put(pd.DataFrame({
+        "customer_id": ["x0"], "timestamp": pd.to_datetime(["2024-01-08"]),
+        "touchpoint": [None], "metric": ["csat"], "score": [5.0], "text": [None],
+        "language": [None]})))
+    csat = change.change("csat")
+    assert (csat.current, csat.previous) == (1.0, None)
+    assert (csat.delta, csat.unchanged, csat.improved) == (None, None, None)

@@ -128,14 +128,34 @@ def test_cells_count_volume_failures_waits_conversion_and_scores(put):
     assert mystery.cells[0].stage is None and mystery.cells[0].channel is None
 
 
-def test_emotion_is_satisfaction_minus_failures_weighted_by_volume(put):
+def test_emotion_is_satisfaction_minus_failures_of_rated_touchpoints_weighted_by_volume(put):
     m = shop_map(put, goal="pay")
-    assert m.cell("buy_web").emotion == pytest.approx(-1 / 3)
     assert m.cell("pay").emotion == pytest.approx(0.8)  # CSAT 4.6 -> (4.6 - 3) / 2
+    assert m.cell("buy_shop").emotion == pytest.approx(0.05)
     assert m.cell("hotline").emotion == pytest.approx((11 / 3 - 4) / 3 - 0.5)
-    assert m.stage("purchase").emotion == pytest.approx((30 * -1 / 3 + 30 * 0.8 + 10 * 0.05) / 70)
-    assert m.stage("need").emotion == 0.0  # it works, nobody rated it: neutral
+    # buy_web fails a third of the time but nobody rated it: its failures are a pain,
+    # not a feeling, and they do not pull the stage's emotion down as if they were
+    assert m.cell("buy_web").emotion is None
+    assert m.stage("purchase").emotion == pytest.approx((30 * 0.8 + 10 * 0.05) / 40)
+    assert (m.stage("purchase").rated_cases, m.stage("purchase").responses) == (40, 15)
     assert m.stage("support").emotion == pytest.approx(m.cell("hotline").emotion)
+
+
+def test_a_stage_without_feedback_has_no_emotion_score(put):
+    m = shop_map(put, goal="pay")
+    for name in ("need", "evaluation", None):  # visited, nobody rated a touchpoint of it
+        stage = m.stage(name)
+        assert stage.cases > 0 and stage.responses == 0
+        assert stage.emotion is None  # not a neutral 0.0
+        assert stage.to_dict()["emotion"] is None
+    unrated = journey_map(put(shop()), touchpoints=put(TOUCHPOINTS), feedback=None,
+                          goal="pay", min_cases=5)
+    assert [s.emotion for s in unrated.stages] == [None] * len(unrated.stages)
+    assert all(c.emotion is None for c in unrated.cells)
+    # failures still show where they belong: in the failure share and the pains
+    assert unrated.cell("buy_web").failure_share == pytest.approx(1 / 3)
+    assert any(p.kind is PainKind.FAILURE and p.cell.touchpoint == "buy_web"
+               for p in unrated.pains)
 
 
 def test_without_a_goal_conversion_is_continuing_to_a_later_stage(put):

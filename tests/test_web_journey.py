@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from corridor import i18n
 from corridor.journeymap import journey_map
 from corridor.store import Project
-from corridor.web_journey import METRICS, emotion_curve
+from corridor.web_journey import METRICS, compute_journey, emotion_curve
 
 from helpers import timed_events
 from test_web import web_app, login
@@ -75,6 +75,31 @@ def test_the_emotion_curve_is_mirrored_right_to_left(web_demo):
     assert xs == sorted(xs)
     assert [round(ltr.width - p.x, 1) for p in rtl.points] == xs
     assert [p.y for p in rtl.points] == [p.y for p in ltr.points]
+
+
+@pytest.mark.parametrize("lang", ["en", "ar", "ru"])
+def test_a_stage_without_feedback_reads_no_data_on_the_page(client, web_demo, lang):
+    page = client.get("/journey", params={"lang": lang}).text
+    journey = compute_journey(web_demo).map
+    no_data = i18n.Translator(lang)("journey.no_data")
+    unrated = [s.name for s in journey.stages if s.emotion is None]
+    rated = [s.name for s in journey.stages if s.emotion is not None]
+    assert "need" in unrated and rated  # nobody rates the advert; installation is rated
+    points = dict(re.findall(r'<g class="point" data-stage="([^"]+)">(.*?)</g>', page, re.S))
+    headers = dict(re.findall(
+        r'<section class="stage" data-stage="([^"]+)">.*?data-emotion="[^"]*">(.*?)</dd>',
+        page, re.S))
+    for name in unrated:
+        assert "<circle" not in points[name] and no_data in points[name]  # no point at 0
+        assert no_data in headers[name] and "0.00" not in headers[name]
+    for name in rated:
+        assert "<circle" in points[name] and no_data not in headers[name]
+    # the line breaks at stages without data: it only joins rated stages
+    curve = emotion_curve(journey, right_to_left=lang == "ar")
+    rated_x = {f"{p.x:.1f}" for p in curve.points if p.y is not None}
+    for line in re.findall(r'<polyline class="curve" points="([^"]+)"', page):
+        assert {xy.split(",")[0] for xy in line.split()} <= rated_x
+    assert {p.stage for p in curve.points if p.y is None} == set(unrated)
 
 
 def heat_of(page: str) -> dict[str, str]:

@@ -212,3 +212,73 @@ def test_a_write_from_the_app_keeps_the_pages_it_does_not_change(client, app):
                 follow_redirects=False)
     assert app.state.site.computed("customers") is kept
     assert "kept pages" in client.get("/actions").text
+
+
+@pytest.fixture(scope="module")
+def steady_project(tmp_path_factory):
+    """Two periods of 30 days that look alike: two journeys each, one of four contacts
+    failed, the same waits and CSAT answers; nobody answered NPS or paid anything."""
+    import pandas as pd
+
+    from corridor.ingest import ingest_file
+
+    folder = tmp_path_factory.mktemp("steady")
+    events, feedback = [], []
+    for day in (5, 40):  # the log ends on day 40: day 5 falls in the period before
+        when = pd.Timestamp("2024-01-01") + pd.Timedelta(days=day)
+        for k, case in enumerate(("x", "y")):
+            customer = f"{case}{day}"
+            events += [(customer, "web", when + pd.Timedelta(hours=k), "ok", 10.0),
+                       (customer, "call", when + pd.Timedelta(hours=k, minutes=5),
+                        "failed" if k == 0 else "ok", 30.0)]
+            feedback.append((customer, when + pd.Timedelta(hours=k + 1), "csat", 4 + k))
+    pd.DataFrame(events, columns=["customer_id", "touchpoint", "timestamp", "outcome",
+                                  "wait_seconds"]).to_csv(folder / "events.csv", index=False)
+    pd.DataFrame(feedback, columns=["customer_id", "timestamp", "metric", "score"]).to_csv(
+        folder / "feedback.csv", index=False)
+    project = folder / "steady.duckdb"
+    with Project.create(project) as p:
+        for kind in ("events", "feedback"):
+            ingest_file(p, kind, folder / f"{kind}.csv")
+    return project
+
+
+@pytest.mark.parametrize("lang", ["en", "ar", "ru"])
+def test_a_change_of_zero_reads_no_change(steady_project, lang):
+    from test_web import web_app as make_app
+
+    with TestClient(make_app(steady_project, strict_i18n=True),
+                    base_url="http://testserver") as c:
+        login(c)
+        page = c.get("/", params={"lang": lang}).text
+    t = i18n.Translator(lang)
+    rows = dict(re.findall(r'<tr data-change="(\w+)"[^>]*>(.*?)</tr>', page, re.S))
+    for name in ("cases", "failed_share", "median_wait_seconds", "csat"):
+        delta = re.findall(r'<td class="num">(.*?)</td>', rows[name], re.S)[-1]
+        assert t("health.no_change") in delta, (name, delta)
+        assert t("health.better") not in delta and t("health.worse") not in delta
+        assert t.number(0, 1) not in delta and "pts" not in delta
+    for name in ("nps", "revenue"):  # no answers, no payments: no data, never 0
+        cells = re.findall(r'<td class="num">(.*?)</td>', rows[name], re.S)
+        assert all(t("health.none") in cell for cell in cells), (name, cells)
+
+
+@pytest.mark.parametrize("lang", ["en", "ar", "ru"])
+def test_a_flagged_driver_is_shown_flagged_not_as_a_plain_finding(client, app, lang):
+    login(client, lang=lang)
+    page = client.get("/experience", params={"lang": lang}).text
+    t = i18n.Translator(lang)
+    report = app.state.site.computed("experience").report
+    rows = re.findall(r'<tr data-assessment="(\w+)" class="([^"]*)">(.*?)</tr>', page, re.S)
+    shown = [d for drivers in report.drivers for d in drivers.drivers[:5]]
+    assert [r[0] for r in rows] == [d.assessment.value for d in shown]
+    assert any(d.flagged for d in shown)  # the demo has drivers it cannot vouch for
+    for (assessment, css, row), d in zip(rows, shown):
+        if d.flagged:
+            assert css == "flagged" and "⚑" in row
+            assert t("experience.assessment.as_expected") not in row
+        else:
+            assert "⚑" not in row
+        if d.assessment.value == "contradicts_expectation":
+            assert t("experience.assessment.contradicts_expectation") in row
+    assert t("experience.reading_note") in page

@@ -40,8 +40,25 @@ def experience(
         typer.echo(f"{score.metric.value.upper()}: {overall.value:.3g}"
                    f" [{overall.low:.3g}, {overall.high:.3g}] from {score.responses:,} answers")
     for drivers in [*report.drivers, *([report.churn] if report.churn else [])]:
-        top = ", ".join(f"{d.feature} {d.effect:+.3g}" for d in drivers.drivers[:3])
-        typer.echo(f"  drivers of {drivers.outcome}: {top}")
+        typer.echo(f"  drivers of {drivers.outcome}:")
+        for d in drivers.drivers[:3]:
+            typer.echo(f"    {d.rank}. {d.feature} {d.effect:+.3g}"
+                       f" [{d.ci_low:+.3g}, {d.ci_high:+.3g}] {_reading(d)}")
+
+
+def _reading(driver) -> str:
+    """How to read a driver (see corridor.drivers): flagged ones say why."""
+    from .drivers import Assessment
+
+    if driver.assessment is Assessment.AS_EXPECTED:
+        return "as expected"
+    if driver.assessment is Assessment.NO_EXPECTATION:
+        return "significant (no expected direction stated)"
+    if driver.assessment is Assessment.CONTRADICTS_EXPECTATION:
+        way = "raise" if driver.expected_sign > 0 else "lower"
+        return f"FLAGGED: against expectation (expected to {way} it)"
+    why = "the interval is wide" if driver.significant else "the interval includes 0"
+    return f"FLAGGED: uncertain, {why}"
 
 
 def risk(

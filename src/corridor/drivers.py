@@ -26,6 +26,27 @@ waiting, channel switches, hand-offs, repeats and ping-pongs. Features that do n
 or that are an exact linear combination of features listed before them, are left out
 and named in ``dropped``.
 
+Reading a driver (:class:`Assessment`): each feature has a stated expectation of how it
+moves the experience (:data:`EXPECTED_EFFECTS`, overridable with ``expectations``): more
+failed or abandoned contacts, waiting, channel switches, hand-offs, repeated visits and
+ping-pongs are expected to make it *worse*, because each is a cost the customer pays
+(the bad experiences of the customer-experience literature and of this product's own
+journey features); ``contacts``, ``channels`` and ``cases`` have no expectation. Worse
+means a lower score (NPS, CSAT and CES all run from bad to good) or a higher chance of
+churn, so the expected sign of a "worsens" feature is negative for a score and positive
+for churn. Then, in this order:
+
+- *uncertain*: the interval includes 0, so not even the sign is known;
+- *contradicts expectation*: the interval excludes 0 on the side opposite the expected
+  sign (more waiting going with *higher* NPS): a finding to question (a confounder, a
+  feature that marks engaged customers), never to celebrate;
+- *uncertain*: the interval is *wide*: its half-width exceeds :data:`WIDE_INTERVAL`
+  (one half) of the effect's size, so its near end is under half the effect and the data
+  cannot tell a large effect from a small one;
+- *as expected*, or *no expectation* for a feature the table does not name.
+
+Only *as expected* (and *no expectation*) are plain significant findings.
+
 Touchpoint presence effects are raw comparisons, not adjusted for the other features:
 the mean outcome of responses (or cases) whose journey visited a touchpoint minus the
 mean of those that did not, with Welch's t interval. Touchpoints visited, or not
@@ -35,9 +56,11 @@ visited, by fewer than ``min_presence`` are left out.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import ibis
 import ibis.expr.types as ir
@@ -66,6 +89,36 @@ SCORE_FEATURES = (
 CHURN_FEATURES = SCORE_FEATURES
 _UNITS = {f.name: f.unit for f in JOURNEY_FEATURES}
 _NEWTON_STEPS = 100
+WIDE_INTERVAL = 0.5  # an interval is wide when its half-width exceeds this share of |effect|
+
+
+class Expected(str, enum.Enum):
+    """How more of a journey feature is expected to move the customer's experience."""
+
+    WORSENS = "worsens"
+    IMPROVES = "improves"
+
+
+class Assessment(str, enum.Enum):
+    """How to read a driver (see the module docstring)."""
+
+    AS_EXPECTED = "as_expected"
+    CONTRADICTS_EXPECTATION = "contradicts_expectation"
+    UNCERTAIN = "uncertain"
+    NO_EXPECTATION = "no_expectation"  # significant, but no expectation is stated
+
+
+# Each default feature is a cost the customer pays, so more of it is expected to worsen
+# the experience; the counts of plain activity (contacts, channels, cases) are not judged.
+EXPECTED_EFFECTS: Mapping[str, Expected] = MappingProxyType({
+    "failed_contacts": Expected.WORSENS,
+    "abandoned_contacts": Expected.WORSENS,
+    "wait_hours": Expected.WORSENS,
+    "channel_switches": Expected.WORSENS,
+    "handoffs": Expected.WORSENS,
+    "repeats": Expected.WORSENS,
+    "ping_pongs": Expected.WORSENS,
+})
 
 
 @dataclass(frozen=True)
@@ -79,7 +132,19 @@ class Driver:
     significant: bool  # the interval excludes 0
     per_sd: float  # the effect of one standard deviation of the feature
     feature_mean: float
+    expected_sign: int | None  # +1 or -1 on this outcome; None: no stated expectation
+    assessment: Assessment
     rank: int  # 1 = most important
+
+    @property
+    def wide(self) -> bool:
+        """The interval's half-width exceeds :data:`WIDE_INTERVAL` of the effect's size."""
+        return _wide(self.effect, self.ci_low, self.ci_high)
+
+    @property
+    def flagged(self) -> bool:
+        """Not a plain finding: uncertain, or against its expectation."""
+        return self.assessment in (Assessment.UNCERTAIN, Assessment.CONTRADICTS_EXPECTATION)
 
     def to_dict(self) -> dict:
         return {
@@ -92,6 +157,10 @@ class Driver:
             "significant": self.significant,
             "per_sd": self.per_sd,
             "feature_mean": self.feature_mean,
+            "expected_sign": self.expected_sign,
+            "assessment": self.assessment.value,
+            "wide": self.wide,
+            "flagged": self.flagged,
             "rank": self.rank,
         }
 
@@ -185,14 +254,18 @@ def score_drivers(
     features: Sequence[str] = SCORE_FEATURES,
     confidence: float = 0.95,
     min_presence: int = 30,
+    expectations: Mapping[str, Expected] = EXPECTED_EFFECTS,
 ) -> Drivers:
     """What drives one metric's scores: OLS of the score on ``features`` of the
     journeys before each response (``journeys`` from
     :func:`corridor.satisfaction.feedback_journeys`), and touchpoint presence effects.
+    Each driver is read against ``expectations`` (see the module docstring); a higher
+    score is a better experience.
 
     ``metric`` picks the responses when the journeys hold several metrics."""
     level = check_confidence(confidence)
     names = _check_features(features, journeys.columns)
+    expected = _check_expectations(expectations)
     _check_min_presence(min_presence)
     chosen = _one_metric(journeys, metric)
     scale = SCALES[chosen]
@@ -206,7 +279,7 @@ def score_drivers(
     unit = f"{chosen.value} points"
     fitted = _fit(frame, y, names, logistic=False, level=level, what=f"{chosen.value} responses")
     return _result(f"{chosen.value} score", "ols", unit, fitted, frame, y, left_out, level,
-                   min_presence)
+                   min_presence, _signs(expected, worse=-1))
 
 
 def _one_metric(journeys: ir.Table, metric: Metric | str | None) -> Metric:
@@ -292,12 +365,16 @@ def churn_drivers(
     features: Sequence[str] = CHURN_FEATURES,
     confidence: float = 0.95,
     min_presence: int = 30,
+    expectations: Mapping[str, Expected] = EXPECTED_EFFECTS,
 ) -> Drivers:
     """What drives leaving after a support case: a logistic regression of ``churned`` on
     the case's ``features`` (:func:`support_cases`), and touchpoint presence effects on
-    the churn rate. Cases that cannot be told yet are left out."""
+    the churn rate. Cases that cannot be told yet are left out. Each driver is read
+    against ``expectations``; churning is a worse experience, so a feature expected to
+    worsen it is expected to raise the churn."""
     level = check_confidence(confidence)
     names = _check_features(features, FEATURE_NAMES)
+    expected = _check_expectations(expectations)
     _check_min_presence(min_presence)
     cases = support_cases(
         events, touchpoints=touchpoints, within=within,
@@ -317,10 +394,52 @@ def churn_drivers(
     unit = "log-odds of churn"
     fitted = _fit(frame, y, names, logistic=True, level=level, what="support cases")
     return _result(f"churn within {days:g} days of a support case", "logistic", unit, fitted,
-                   frame, y, left_out, level, min_presence)
+                   frame, y, left_out, level, min_presence, _signs(expected, worse=+1))
 
 
-def _result(outcome, model, unit, fitted, frame, y, left_out, level, min_presence) -> Drivers:
+def _check_expectations(expectations: Mapping[str, Expected]) -> dict[str, Expected]:
+    if not isinstance(expectations, Mapping):
+        raise InputError(
+            "expectations must map feature names to Expected.WORSENS or Expected.IMPROVES; "
+            f"got {type(expectations).__name__}.")
+    out = {}
+    for name, value in expectations.items():
+        if name not in FEATURE_NAMES:
+            raise InputError(
+                f"{name!r} is not a journey feature; choose from {', '.join(FEATURE_NAMES)}.")
+        try:
+            out[name] = Expected(value)
+        except ValueError:
+            raise InputError(
+                f"The expectation of {name} must be 'worsens' or 'improves'; got {value!r}."
+            ) from None
+    return out
+
+
+def _signs(expected: dict[str, Expected], *, worse: int) -> dict[str, int]:
+    """The expected sign of each feature's effect on an outcome where ``worse`` is the
+    sign of a worse experience (-1 for a score, +1 for churn)."""
+    return {name: worse if e is Expected.WORSENS else -worse for name, e in expected.items()}
+
+
+def _wide(effect: float, low: float, high: float) -> bool:
+    return (high - low) / 2 > WIDE_INTERVAL * abs(effect)
+
+
+def assess(effect: float, low: float, high: float, expected_sign: int | None) -> Assessment:
+    """How to read an effect with interval [low, high] against its expected sign (see
+    the module docstring)."""
+    if low <= 0 <= high:
+        return Assessment.UNCERTAIN
+    if expected_sign is not None and (effect > 0) != (expected_sign > 0):
+        return Assessment.CONTRADICTS_EXPECTATION
+    if _wide(effect, low, high):
+        return Assessment.UNCERTAIN
+    return Assessment.NO_EXPECTATION if expected_sign is None else Assessment.AS_EXPECTED
+
+
+def _result(outcome, model, unit, fitted, frame, y, left_out, level, min_presence,
+            signs) -> Drivers:
     """The typed result of a fit, with the presence effects of the same rows."""
     return Drivers(
         outcome=outcome,
@@ -333,7 +452,7 @@ def _result(outcome, model, unit, fitted, frame, y, left_out, level, min_presenc
         fit=fitted.fit,
         intercept=fitted.intercept,
         confidence=level,
-        drivers=_drivers(fitted, unit),
+        drivers=_drivers(fitted, unit, signs),
         touchpoints=_presence_effects(frame["touchpoints_visited"], y, level, min_presence),
         dropped=fitted.dropped,
     )
@@ -523,20 +642,23 @@ def _expit(eta: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-eta))
 
 
-def _drivers(fitted: _Fitted, effect_unit: str) -> tuple[Driver, ...]:
+def _drivers(fitted: _Fitted, effect_unit: str, signs: dict[str, int]) -> tuple[Driver, ...]:
     found = []
     for i, name in enumerate(fitted.names):
         low, high = float(fitted.low[i]), float(fitted.high[i])
+        effect = float(fitted.coefficients[i])
         found.append(dict(
             feature=name,
             unit=f"{effect_unit} per {_UNITS.get(name, 'unit of ' + name)}",
-            effect=float(fitted.coefficients[i]),
+            effect=effect,
             ci_low=low,
             ci_high=high,
             p_value=float(fitted.p_values[i]),
             significant=bool(low > 0 or high < 0),
             per_sd=float(fitted.coefficients[i] * fitted.sds[i]),
             feature_mean=float(fitted.means[i]),
+            expected_sign=signs.get(name),
+            assessment=assess(effect, low, high, signs.get(name)),
         ))
     found.sort(key=lambda d: (not d["significant"], -abs(d["per_sd"]), d["feature"]))
     return tuple(Driver(**d, rank=r) for r, d in enumerate(found, start=1))

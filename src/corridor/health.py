@@ -10,6 +10,13 @@ direction is better, so a page can colour a change without knowing the metric.
 - median wait: of events that record one, in seconds (lower is better);
 - NPS, CSAT and CES: from the feedback given in the period (higher is better);
 - revenue: the amount of purchases and bills in the period (higher is better).
+
+A figure without data in a period (no events, no answers of a metric) is None, and so is
+its change. Each figure has a *resolution* (:data:`RESOLUTION`): the step it is reported
+in (a tenth of a percentage point for shares, a tenth of a point for NPS and CES and of a
+second for waits, one journey, one unit of money). A change that rounds to 0 at that
+step is *no change* (``unchanged``), neither better nor worse, so a page never reads
+"0.0 pts worse".
 """
 
 from __future__ import annotations
@@ -35,6 +42,18 @@ class Better(str, enum.Enum):
     NEITHER = "neither"
 
 
+# The step each figure is reported in; a change smaller than half of it is no change.
+RESOLUTION: dict[str, float] = {
+    "cases": 1.0,
+    "failed_share": 0.001,  # a tenth of a percentage point
+    "median_wait_seconds": 0.1,
+    "nps": 0.1,
+    "csat": 0.001,  # a share, like failed_share
+    "ces": 0.1,
+    "revenue": 1.0,
+}
+
+
 @dataclass(frozen=True)
 class Change:
     name: str  # cases, failed_share, median_wait_seconds, nps, csat, ces, revenue
@@ -49,17 +68,34 @@ class Change:
         return self.current - self.previous
 
     @property
+    def resolution(self) -> float:
+        """The step the figure is reported in (:data:`RESOLUTION`)."""
+        return RESOLUTION.get(self.name, 0.0)
+
+    @property
+    def unchanged(self) -> bool | None:
+        """True when the change rounds to 0 at the figure's resolution (exactly 0 for a
+        figure without one); None when a period has no data."""
+        delta = self.delta
+        if delta is None:
+            return None
+        step = self.resolution
+        return delta == 0 if step <= 0 else round(abs(delta) / step) == 0
+
+    @property
     def improved(self) -> bool | None:
         """True when the change went the better way, False when the worse, None when
-        there is no change to judge or neither way is better."""
+        there is no change to judge (no data, or no change at the figure's resolution) or
+        neither way is better."""
         delta = self.delta
-        if delta is None or delta == 0 or self.better == Better.NEITHER:
+        if delta is None or self.unchanged or self.better == Better.NEITHER:
             return None
         return (delta > 0) == (self.better == Better.HIGHER)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "current": self.current, "previous": self.previous,
-                "delta": self.delta, "better": self.better.value,
+                "delta": self.delta, "resolution": self.resolution,
+                "unchanged": self.unchanged, "better": self.better.value,
                 "improved": self.improved}
 
 

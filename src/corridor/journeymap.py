@@ -27,10 +27,14 @@ Columns and cells:
   is that value averaged over both metrics, weighted by answers. NPS is a question about
   the company, not a touchpoint, so it is not used.
 
-Emotion (-1..1): a cell's emotion is its satisfaction minus its failure share (a failed
-contact is bad news; a touchpoint that just works is neutral), or minus the failure share
-alone when nobody rated it, clipped to -1..1. A stage's emotion is the mean of its cells'
-emotions weighted by their cases; None for a stage with no visits (no evidence).
+Emotion (-1..1) is read from feedback, so it exists only where customers answered: a
+cell's emotion is its satisfaction minus its failure share (a failed contact is bad news),
+clipped to -1..1, and None when nobody rated the touchpoint (its failures alone say nothing
+of how it felt; they are in its failure share and the failure pains). A stage's emotion is
+the mean of its rated cells' emotions weighted by their cases, and None when none of its
+touchpoints was rated (no feedback) or nobody visited it: a stage without feedback has no
+emotion, never a neutral 0. ``rated_cases`` and ``responses`` say what a stage's emotion
+rests on.
 
 Pains: a cell is a pain of a kind when it passes that kind's test; its *severity* is its
 part of the whole map's total of that kind, so the kinds compare ("this touchpoint holds
@@ -175,8 +179,11 @@ class Cell:
         return sum(s.normalized * s.responses for s in self.scores) / self.responses
 
     @property
-    def emotion(self) -> float:
-        felt = (self.satisfaction or 0.0) - (self.failure_share or 0.0)
+    def emotion(self) -> float | None:
+        """Satisfaction minus failure share on -1..1; None when nobody rated it."""
+        if self.satisfaction is None:
+            return None
+        felt = self.satisfaction - (self.failure_share or 0.0)
         return max(-1.0, min(1.0, felt))
 
     def score(self, metric: Metric | str) -> TouchpointScore | None:
@@ -207,15 +214,26 @@ class Stage:
     cases: int  # cases visiting any of its touchpoints
     converted: int
     conversion: float | None
-    emotion: float | None  # None without visits
+    emotion: float | None  # None: no feedback on any of its touchpoints (or no visits)
 
     @property
     def name(self) -> str:
         return self.stage or "unstaged"
 
+    @property
+    def rated_cases(self) -> int:
+        """The cases of its rated cells, the weight its emotion rests on."""
+        return sum(c.cases for c in self.cells if c.emotion is not None)
+
+    @property
+    def responses(self) -> int:
+        """The CSAT and CES answers naming its touchpoints."""
+        return sum(c.responses for c in self.cells)
+
     def to_dict(self) -> dict:
         return {"stage": self.name, "cases": self.cases, "converted": self.converted,
                 "conversion": self.conversion, "emotion": self.emotion,
+                "rated_cases": self.rated_cases, "responses": self.responses,
                 "cells": [c.to_dict() for c in self.cells]}
 
 
@@ -384,8 +402,9 @@ def journey_map(
         r = per_stage.get(name)
         visits = 0 if r is None else as_int(r.cases)
         done = 0 if r is None else as_int(r.converted)
-        weight = sum(c.cases for c in mine)
-        emotion = sum(c.emotion * c.cases for c in mine) / weight if weight else None
+        rated = [c for c in mine if c.emotion is not None]
+        weight = sum(c.cases for c in rated)
+        emotion = sum(c.emotion * c.cases for c in rated) / weight if weight else None
         stages.append(Stage(name, mine, visits, done,
                             _conversion(done, visits, goal_names, name), emotion))
     found_pains = _pains(stages, waits, min_responses)[:pains]

@@ -7,6 +7,12 @@ filters. Styles are inlined, scripts and forms are left out, links between pages
 links within the file, and nothing is fetched from anywhere when it is opened.
 The file is written next to its destination and moved into place, so a crash leaves
 either the old file or the new one.
+
+A report is written for any project that opens: a page whose figures the project's
+tables cannot give says why in the report's language (the pages' own
+:class:`~corridor.web_states.Unavailable` sentences), and a page that fails all the same
+becomes a section saying it could not be computed, with the reason; only a project that
+cannot be opened (or whose overview cannot be shown) fails the report.
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ class ReportResult:
     pages: tuple[str, ...]
     language: str
     bytes: int
+    failed: tuple[str, ...] = ()  # pages shown as "could not be computed", with the reason
 
 
 def build_report(
@@ -70,6 +77,7 @@ def build_report(
         raise InputError(f"There is no project at {project_path}.")
     if out.is_dir():
         raise InputError(f"{out} is a folder; give the report a file name.")
+    _check_project(project_path)
     # in a thread of its own, so that a caller already inside an event loop can use it
     with ThreadPoolExecutor(max_workers=1) as worker:
         pages = worker.submit(
@@ -82,7 +90,16 @@ def build_report(
         f.flush()
         os.fsync(f.fileno())
     os.replace(f.name, out)
-    return ReportResult(out, tuple(p.path for p in pages), language, len(data))
+    return ReportResult(out, tuple(p.path for p in pages), language, len(data),
+                        tuple(p.path for p in pages if p.failed))
+
+
+def _check_project(project_path: Path) -> None:
+    """A project that cannot be opened fails the report with one sentence (ProjectError)."""
+    from .store import Project
+
+    with Project.open(project_path, read_only=True):
+        pass
 
 
 @dataclass(frozen=True)
@@ -91,6 +108,7 @@ class _Page:
     title: str
     main: str
     styles: tuple[str, ...]
+    failed: bool = False
 
 
 async def _render_pages(project_path: Path, language: str, filters: PageFilters,
@@ -116,21 +134,50 @@ async def _render_pages(project_path: Path, language: str, filters: PageFilters,
                  if p not in PERSONAL_PAGES]
         titles = dict(re.findall(r'href="(/[\w-]*)[^"]*"[^>]*>([^<]+)</a>', links.group(1)))
         pages = []
+        t = i18n.Translator(language)
         for path in paths:
             if progress:
                 progress(path)
-            answer = first if path == "/" else await client.get(f"{path}?{query}")
-            _check(answer, path)
-            pages.append(_Page(path, html.unescape(titles.get(path, path)),
-                               MAIN.search(answer.text).group(1),
+            title = html.unescape(titles.get(path, path))
+            try:
+                answer = first if path == "/" else await client.get(f"{path}?{query}")
+                _check(answer, path)
+            except Exception as exc:  # noqa: BLE001 - one section, not the whole report
+                if path == "/":
+                    raise
+                pages.append(_failed_page(t, path, title, exc))
+                continue
+            pages.append(_Page(path, title, MAIN.search(answer.text).group(1),
                                tuple(STATIC_LINK.findall(answer.text))))
     return pages
 
 
+class _PageFailed(CorridorError):
+    """A page answered with an error instead of the page: its one sentence."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"The report could not render {path}: {reason}")
+        self.reason = reason
+
+
 def _check(answer, path: str) -> None:
     if answer.status_code != 200:
-        text = re.sub(r"<[^>]+>", "", answer.text).strip()
-        raise CorridorError(f"The report could not render {path}: {text[:300]}")
+        text = html.unescape(re.sub(r"<[^>]+>", "", answer.text).strip())
+        raise _PageFailed(path, text[:300])
+
+
+def _failed_page(t: i18n.Translator, path: str, title: str, exc: Exception) -> _Page:
+    """The section of a page that failed: its title and why, in one sentence."""
+    if isinstance(exc, _PageFailed):
+        reason = exc.reason
+    elif isinstance(exc, CorridorError):
+        reason = str(exc)
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    sentence = t("unavailable.page", reason=reason)
+    main = (f"<h1>{html.escape(title)}</h1>\n<p class=\"empty unavailable\" "
+            f"data-unavailable=\"page\">{html.escape(sentence)}</p>")
+    return _Page(path, title, main, (), failed=True)
 
 
 def anchor(path: str) -> str:

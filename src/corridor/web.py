@@ -35,10 +35,12 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from . import i18n
 from .accounts import Permission
-from .company import company_goal
+from .company import company_model
+from .journey_types import JourneyKpis, journey_kpis
 from .errors import AnalysisError, CorridorError, InputError
 from .web_filters import PageFilters
 from .web_site import Site
+from .web_states import Holdings, Unavailable, Why, holdings
 
 from .customers import CustomerSummary
 from .experience import ExperienceReport
@@ -78,6 +80,7 @@ class Overview:
     events: int
     variants: int
     goal: tuple[str, ...]  # the company model's purchase goal; empty: none declared
+    journeys: JourneyKpis | None  # per journey type of the company model; None: none declared
     basic: tuple[str, ...]
     alternatives: tuple[str, ...]  # each group of alternative doors, joined by " / "
     optional: tuple[str, ...]
@@ -98,12 +101,15 @@ def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -
     from .store import Project
 
     with Project.open(project_path, read_only=True) as p:
-        goal = company_goal(p)
+        model = company_model(p)
+        goal = model.purchase_goal
         filtered = filters.events(p)
+        kinds = journey_kpis(filtered, model, touchpoints=p.table("touchpoints"),
+                             typed_from=p.table("events")) if model.journeys else None
         journeys = filters.journeys(p)
         try:
             report = analyse(journeys, customers=p.table("customers"),
-                             touchpoints=p.table("touchpoints"), top=1, goal=goal)
+                             touchpoints=p.table("touchpoints"), top=1, goal=goal or None)
         except AnalysisError:  # no journey in this view reaches the goal: no corridor
             report = analyse(journeys, top=1, roles=False)
         scores: dict[str, Score | None] = {}
@@ -129,7 +135,8 @@ def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -
         cases=report.cases,
         events=report.events,
         variants=report.distinct_variants,
-        goal=goal or (),
+        goal=goal,
+        journeys=kinds,
         basic=tuple(i.touchpoint for i in roles.basic) if roles else (),
         alternatives=tuple(" / ".join(g.touchpoints) for g in roles.alternatives) if roles else (),
         optional=tuple(i.touchpoint for i in roles.optional) if roles else (),
@@ -144,23 +151,84 @@ def compute_overview(project_path: Path, filters: PageFilters = PageFilters()) -
 # ---- the customers page -----------------------------------------------------------------
 
 @dataclass(frozen=True)
+class CustomerGaps:
+    """Why each section of the customers page cannot be computed; None where it can."""
+
+    summary: Unavailable | None = None  # levels and relations
+    lifetime: Unavailable | None = None
+    profit: Unavailable | None = None  # profit per customer (cost to serve or margin unknown)
+    revenue: Unavailable | None = None  # no transactions: the revenue is no data, not 0
+    margin: Unavailable | None = None
+    cost_to_serve: Unavailable | None = None
+    tiers: Unavailable | None = None
+    targets: Unavailable | None = None
+    revenue_at_risk: Unavailable | None = None
+
+
+@dataclass(frozen=True)
 class CustomersPage:
     summary: CustomerSummary
-    value: ValueReport
+    value: ValueReport | None  # None: the project holds neither events nor transactions
     until: dt.date | None  # the CLV holdout starts the day after; None: no holdout
     computed_at: dt.datetime
+    gaps: CustomerGaps = CustomerGaps()
 
 
 def compute_customers(project_path: Path) -> CustomersPage:
-    """Everything the customers page shows, from the library, reading the project read-only."""
+    """Everything the customers page shows, from the library, reading the project
+    read-only; a section the project's tables cannot give is an :class:`Unavailable`
+    in ``gaps`` (the page says why) instead of a failed page."""
     from .customers import customer_summary
+    from .lifetime import purchases_of
     from .portfolio import project_value
     from .store import Project
 
     with Project.open(project_path, read_only=True) as p:
-        value, until = project_value(p)
+        held = holdings(p)
+        if held.events or held.transactions:
+            value, until = project_value(p)
+        else:  # nothing to value: every value section says so
+            value, until = None, None
         summary = customer_summary(p.table("customers"))
-    return CustomersPage(summary, value, until, _now())
+        purchases = held.transactions and int(
+            purchases_of(p.table("transactions")).limit(1).count().execute()) > 0
+    return CustomersPage(summary, value, until, _now(),
+                         customer_gaps(value, held, has_purchases=bool(purchases)))
+
+
+def customer_gaps(value: ValueReport | None, held: Holdings, *,
+                  has_purchases: bool) -> CustomerGaps:
+    """Why each section of the customers page cannot be computed, from which parts of
+    ``value`` are missing and which of the project's tables hold rows."""
+    from .portfolio import ValuePart
+
+    summary = None if held.customers else Unavailable(Why.NO_CUSTOMERS)
+    if value is None:
+        nothing = Unavailable(Why.NO_EVENTS_OR_TRANSACTIONS)
+        return CustomerGaps(summary, nothing, nothing, nothing, nothing, nothing, nothing,
+                            nothing, nothing)
+    missing = {n.part for n in value.not_computed}
+    lifetime = None
+    if value.lifetime is None:
+        lifetime = Unavailable(Why.NO_TRANSACTIONS if not held.transactions
+                               else Why.NO_PURCHASES if not has_purchases
+                               else Why.TOO_FEW_PURCHASES)
+    margin = cost = None
+    if ValuePart.MARGIN in missing:
+        margin = Unavailable(Why.NO_MARGIN if held.transactions else Why.NO_TRANSACTIONS)
+    if ValuePart.COST_TO_SERVE in missing:
+        cost = Unavailable(Why.NO_COST)
+    profit = cost or margin
+    tiers = profit if value.tiers is None else None
+    targets = None
+    if value.targets is None:
+        targets = (Unavailable(Why.NO_EVENTS) if not held.events
+                   else profit or Unavailable(Why.NO_CORRIDOR))
+    risk = None
+    if value.revenue_at_risk is None:
+        risk = Unavailable(Why.NO_LIFETIME if value.lifetime is None else Why.NO_EXPERIENCES)
+    revenue = None if held.transactions else Unavailable(Why.NO_TRANSACTIONS)
+    return CustomerGaps(summary, lifetime, profit, revenue, margin, cost, tiers, targets, risk)
 
 
 # ---- the experience page ----------------------------------------------------------------

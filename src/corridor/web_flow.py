@@ -24,6 +24,7 @@ from .sankey import Band, Link, Node, PlacedNode, SankeyLayout, layout
 from .userflow import MAX_DEPTH, Direction, FlowLink, FlowNode, NodeKind, UserFlow
 from .web_filters import PageFilters
 from .web_site import Site
+from .web_states import Unavailable, Why, project_holdings
 
 DEFAULT_DEPTH = 3
 TOP = 8  # touchpoints per level with a node of their own
@@ -271,7 +272,9 @@ def register(app: FastAPI, site: Site) -> None:
         response = site.render(
             request, "flow_body.html" if partial else "flow.html", t, filters=filters,
             page_params=page_params, f=data, chart=data.chart(t.direction),
-            touchpoints=known, node_name=node_name)
+            touchpoints=known, node_name=node_name,
+            unavailable=None if site.cached("holdings", project_holdings).events
+            else Unavailable(Why.NO_EVENTS))
         response.headers["Vary"] = "HX-Request"
         return response
 

@@ -28,6 +28,7 @@ from .funnel_breakdown import FunnelBreakdown
 from .web_filters import PageFilters
 from .web_format import duration
 from .web_site import Site
+from .web_states import Unavailable, Why, holdings
 
 MIN_STEPS, MAX_STEPS = 2, 8
 MAX_WITHIN_HOURS = 8760  # a year
@@ -43,6 +44,7 @@ class FunnelChoices:
 
     touchpoints: tuple[str, ...]
     default_steps: tuple[str, ...]
+    unavailable: Unavailable | None = None  # why no default funnel can be drawn
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ def funnel_choices(project_path: Path) -> FunnelChoices:
             "SELECT DISTINCT touchpoint FROM (SELECT touchpoint FROM events"
             " UNION SELECT touchpoint FROM touchpoints)"
             " WHERE touchpoint IS NOT NULL ORDER BY 1").fetchall())
+        has_events = holdings(p).events
         report = analyse(steps_or_events(p), customers=p.table("customers"),
                          touchpoints=p.table("touchpoints"), top=1, goal=company_goal(p))
     default: tuple[str, ...] = ()
@@ -94,7 +97,12 @@ def funnel_choices(project_path: Path) -> FunnelChoices:
         default = tuple(report.variants[0].path)[:MAX_STEPS]
     if len(default) < MIN_STEPS:
         default = touchpoints[:MIN_STEPS]
-    return FunnelChoices(touchpoints, default)
+    unavailable = None
+    if len(default) < MIN_STEPS:
+        unavailable = Unavailable(Why.FEW_TOUCHPOINTS if has_events else Why.NO_EVENTS)
+    elif not has_events:
+        unavailable = Unavailable(Why.NO_EVENTS)
+    return FunnelChoices(touchpoints, default, unavailable)
 
 
 def parse_params(query, choices: FunnelChoices) -> FunnelParams:
@@ -168,6 +176,10 @@ def register(app: FastAPI, site: Site) -> None:
             return redirect
         filters = site.filters(request)
         choices = site.cached("funnel_choices", funnel_choices)
+        if choices.unavailable is not None and not request.query_params.getlist("step"):
+            # no funnel to show by default: the page says why instead of failing
+            return site.render(request, "funnel.html", t, filters=filters, f=None,
+                               unavailable=choices.unavailable)
         params = parse_params(request.query_params, choices)
         remove = (request.query_params.get("remove") or "").strip()
         if remove:

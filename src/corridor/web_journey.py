@@ -1,6 +1,7 @@
 """The journey map page (``/journey``): stages as columns, touchpoints as cards in them
 coloured by the measure chosen (``metric``: volume, wait, conversion, satisfaction), an
-emotion curve across the stages as inline SVG, and the pains and opportunities of
+emotion curve across the stages as inline SVG (a stage without feedback reads "no data",
+with no point and a break in the line; so does every other figure that has no value), and the pains and opportunities of
 :func:`corridor.journeymap.journey_map` with their evidence.
 
 The map is computed once per filter choice; the heat colouring is chosen at render time,
@@ -123,7 +124,9 @@ class EmotionCurve:
 
 def emotion_curve(journey: JourneyMap, right_to_left: bool = False) -> EmotionCurve:
     """The emotion of each stage as points across the width (mirrored right to left),
-    joined where neighbouring stages both have one. The axis is symmetric, from -bound to
+    joined only where neighbouring stages both have one. A stage without feedback has no
+    emotion and no point (``y`` None): the page writes "no data" there and the line
+    breaks, rather than drawing it at 0 or bridging the gap with a guess. The axis is symmetric, from -bound to
     +bound, with bound the largest emotion rounded up to a quarter (at least 0.5)."""
     stages = journey.stages
     found = [abs(s.emotion) for s in stages if s.emotion is not None]

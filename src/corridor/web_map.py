@@ -27,6 +27,7 @@ from .graphlayout import layered_layout
 from .web_filters import PageFilters
 from .web_format import short_duration
 from .web_site import Site
+from .web_states import Unavailable, Why, project_holdings
 
 VIEWS = ("frequency", "time")
 DEFAULT_VIEW = "frequency"
@@ -466,9 +467,11 @@ def register(app: FastAPI, site: Site) -> None:
         page_params = [("coverage", coverage), ("view", view)]
         fragment = (request.headers.get("HX-Request") == "true"
                     and request.headers.get("HX-History-Restore-Request") != "true")
+        held = site.cached("holdings", project_holdings)
         response = site.render(
             request, "map_fragment.html" if fragment else "map.html", t, filters=filters,
             page_params=page_params, m=data, view=view, views=VIEWS,
+            unavailable=None if held.events else Unavailable(Why.NO_EVENTS),
             coverage_range=(MIN_COVERAGE, MAX_COVERAGE, COVERAGE_STEP),
             roles=ROLES, time_levels=TIME_LEVELS, duration=lambda s: short_duration(t, s),
         )

@@ -30,6 +30,7 @@ from fastapi.responses import HTMLResponse
 from .errors import CorridorError, InputError
 from .web_filters import PageFilters
 from .web_site import Site
+from .web_states import Unavailable, Why, holdings
 
 MAX_GROUP = 200  # characters of the group parameter
 PERSONA, SEGMENT = "persona", "segment"
@@ -140,6 +141,7 @@ class PersonasPage:
     maps: dict  # group value → corridor.empathy.EmpathyMap
     groups: tuple[GroupChoice, ...]  # personas (largest first), then segments (largest first)
     computed_at: dt.datetime
+    unavailable: Unavailable | None = None  # why there can be no persona (no events)
 
     @property
     def default_group(self) -> str | None:
@@ -191,8 +193,9 @@ def compute_personas(project_path: Path, filters: PageFilters) -> PersonasPage:
             maps.update({m.group: m for m in segments})
             groups += [GroupChoice(m.group, SEGMENT, m.group[len(SEGMENT) + 1:], m.customers)
                        for m in segments]
+        unavailable = None if holdings(p).events else Unavailable(Why.NO_EVENTS)
     return PersonasPage(result, maps, tuple(groups),
-                        dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+                        dt.datetime.now(dt.timezone.utc).replace(microsecond=0), unavailable)
 
 
 def chosen_group(page: PersonasPage, group: str | None) -> str | None:
