@@ -58,13 +58,20 @@ def test_the_page_renders_in_every_language(client, lang):
     assert '<link rel="stylesheet" href="/static/journey.css">' in page
     stages = re.findall(r'<section class="stage" data-stage="([^"]+)"', page)
     assert stages == ["need", "evaluation", "purchase", "use", "support", "loyalty", "exit"]
-    assert '<bdi>installation_visit</bdi>' in page
+    # touchpoints by the names the demo's company model gives them in the page's language
+    from corridor.demo_model import TOUCHPOINT_NAMES
+    installation = {"en": "Technician installed the line", "ar": TOUCHPOINT_NAMES["installation_visit"][0],
+                    "ru": TOUCHPOINT_NAMES["installation_visit"][1]}[lang]
+    assert f'<bdi>{installation}</bdi>' in page and '<bdi>installation_visit</bdi>' not in page
     # the emotion curve: one point with a tooltip per stage, text set right to left in Arabic
     assert page.count('<g class="point"') == len(stages)
-    assert "<polyline" in page and "<title>" in page
+    assert "<circle" in page and "<title>" in page  # a line joins only neighbouring rated stages
     assert ('direction="rtl"' in page) == (lang == "ar")
     assert '<li data-kind="wait" data-touchpoint="installation_visit">' in page
-    assert '<li data-kind="failure" data-touchpoint="support_hotline">' in page
+    # the map shows the purchase journey; the hotline's failures are on the support journey's
+    assert 'data-touchpoint="support_hotline"' not in page
+    support = client.get("/journey", params={"lang": lang, "journey": "support"}).text
+    assert '<li data-kind="failure" data-touchpoint="support_hotline">' in support
 
 
 def test_the_emotion_curve_is_mirrored_right_to_left(web_demo):

@@ -216,6 +216,9 @@ def test_touchpoint_names_render_escaped(web_demo, tmp_path):
     with Project.open(copy) as p:
         for table in ("events", "touchpoints"):
             p.con.execute(f"UPDATE {table} SET touchpoint = ? WHERE touchpoint = 'ad_seen'", [XSS])
+        # its name, shown in the box and the table, is hostile too
+        p.con.execute("UPDATE touchpoints SET attributes = json_object('description', ?::VARCHAR)"
+                      " WHERE touchpoint = ?", [XSS, XSS])
         refresh_steps(p, full=True)  # events changed in place keep their stored order up to date
     app = web_app(copy, strict_i18n=True)
     with TestClient(app, base_url="http://testserver") as c:

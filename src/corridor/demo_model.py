@@ -52,6 +52,12 @@ CHANNEL_NAMES = {
     "email": ("E-mail", "البريد الإلكتروني", "Эл. почта"), "partner": ("Partner", "شريك", "Партнёр"),
     "field": ("Field visit", "زيارة ميدانية", "Выезд"),
 }
+SEGMENT_NAMES = {
+    "consumer": ("Consumers", "المستهلكون", "Частные клиенты"),
+    "small_business": ("Small business", "الشركات الصغيرة", "Малый бизнес"),
+    "enterprise": ("Enterprise", "الشركات الكبرى", "Крупный бизнес"),
+    "retail_partner": ("Retail partners", "شركاء التجزئة", "Розничные партнёры"),
+}
 JOURNEY_NAMES = {
     "purchase": ("Purchase", "الشراء", "Покупка"),
     "support": ("Support case", "طلب دعم", "Обращение в поддержку"),
@@ -113,6 +119,8 @@ def demo_model_text() -> str:
         _label(lines, "departments", code, name, ar, ru)
     for code, (en, ar, ru) in CHANNEL_NAMES.items():
         _label(lines, "channels", code, en, ar, ru)
+    for code, (en, ar, ru) in SEGMENT_NAMES.items():
+        _label(lines, "segments", code, en, ar, ru)
     for code, (en, ar, ru) in JOURNEY_NAMES.items():
         _label(lines, "journeys", code, en, ar, ru)
     return "\n".join(lines)

@@ -48,7 +48,7 @@ from .web_departments import DepartmentsPage, compute_departments
 from .web_filters import PageFilters
 from .web_flow import compute_flow, parse_depth, parse_direction, parse_touchpoint, project_touchpoints
 from .web_funnel import FunnelPage, compute_funnel, funnel_choices, parse_params
-from .web_journey import JourneyPage, compute_journey
+from .web_journey import JourneyPage, journey_types, chosen_journey, compute_journey
 from .web_map import compute_map_base
 from .web_personas import GroupChoice, compute_personas
 from .web_site import Principal, Site
@@ -374,10 +374,16 @@ def register(app: FastAPI, site: Site) -> None:
                            within=params.within_hours, by=params.by)
 
     @route("GET", "/journey", JourneyPage)
-    def journey(_: Reader, f: Filters):
-        """The journey map: stages × touchpoints, the emotion curve, pains and
+    def journey(request: Request, _: Reader, f: Filters,
+                journey: Annotated[str | None, Query(max_length=100)] = None):
+        """The journey map of one journey type of the company model (default: its first
+        purchase journey): stages × touchpoints, the emotion curve, pains and
         opportunities with their evidence."""
-        return site.cached("journey", compute_journey, f)
+        try:
+            kind = chosen_journey(request, site.cached("journey_types", journey_types))
+        except InputError as error:
+            raise Refused(400, str(error)) from None
+        return site.cached("journey", compute_journey, f, journey=kind)
 
     @route("GET", "/customers", CustomersAnswer)
     def customers(_: Reader):

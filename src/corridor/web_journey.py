@@ -41,24 +41,58 @@ CURVE_PAD_X, CURVE_PAD_TOP, CURVE_PAD_BOTTOM = 56.0, 16.0, 40.0
 class JourneyPage:
     map: JourneyMap | None  # None: no event passes the filters
     computed_at: dt.datetime
+    journey: str | None = None  # the journey type mapped; None: every case (no model)
+    journeys: tuple[str, ...] = ()  # the company model's journey types, to choose from
 
 
-def compute_journey(project_path: Path, filters: PageFilters = PageFilters()) -> JourneyPage:
-    """The journey map of the events that pass ``filters``, read read-only, with the
-    feedback of the filters' period, segments and levels."""
-    from .store import Project
+def compute_journey(project_path: Path, filters: PageFilters = PageFilters(),
+                    journey: str | None = None) -> JourneyPage:
+    """The journey map of the cases of one journey type (``journey``, else the company
+    model's first purchase journey; every case when the model declares none) among the
+    events that pass ``filters``, read read-only, with the feedback of the filters'
+    period, segments and levels. A purchase journey converts at its goal; a service
+    journey without a goal touchpoint converts by continuing to a later stage."""
+    from .company import JourneyKind, company_model
+    from .journey_types import cases_of
     from .journeymap import journey_map
-    from .company import company_goal
+    from .store import Project
 
     with Project.open(project_path, read_only=True) as p:
+        model = company_model(p)
+        chosen = model.journey(journey) if journey else next(
+            iter(model.of_kind(JourneyKind.PURCHASE) or model.journeys), None)
         events = filters.events(p)
+        touchpoints = p.table("touchpoints")
+        if chosen is not None:
+            events = cases_of(events, model, chosen, touchpoints, typed_from=p.table("events"))
         feedback = filters.feedback(p)
         try:
-            result = journey_map(events, touchpoints=p.table("touchpoints"), feedback=feedback,
-                                 customers=p.table("customers"), goal=company_goal(p))
+            result = journey_map(events, touchpoints=touchpoints, feedback=feedback,
+                                 customers=p.table("customers"),
+                                 goal=(chosen.goal or None) if chosen else None)
         except AnalysisError:  # nothing passes the filters
             result = None
-    return JourneyPage(result, dt.datetime.now(dt.timezone.utc).replace(microsecond=0))
+    return JourneyPage(result, dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+                       chosen.name if chosen else None, tuple(j.name for j in model.journeys))
+
+
+def chosen_journey(request: Request, known: tuple[str, ...]) -> str | None:
+    """The ``journey`` query parameter, one of the model's journey types (or None)."""
+    value = (request.query_params.get("journey") or "").strip()
+    if not value:
+        return None
+    if value not in known:
+        raise InputError(f"The journey type must be one of {', '.join(known) or 'none declared'};"
+                         f" got {value[:40]!r}.")
+    return value
+
+
+def journey_types(project_path: Path) -> tuple[str, ...]:
+    from .company import company_model
+    from .store import Project
+
+    with Project.open(project_path, read_only=True) as p:
+        return tuple(j.name for j in company_model(p).journeys)
 
 
 def chosen_metric(request: Request) -> str:
@@ -180,10 +214,12 @@ def register(app: FastAPI, site: Site) -> None:
             return redirect
         filters = site.filters(request)
         metric = chosen_metric(request)
-        data = site.cached("journey", compute_journey, filters)
+        kind = chosen_journey(request, site.cached("journey_types", journey_types))
+        data = site.cached("journey", compute_journey, filters, journey=kind)
         journey = data.map
+        params = [("metric", metric)] + ([("journey", kind)] if kind else [])
         return site.render(
-            request, "journey.html", t, filters=filters, page_params=[("metric", metric)],
+            request, "journey.html", t, filters=filters, page_params=params,
             j=data, metric=metric, metrics=METRICS, tone=TONES[metric],
             heat={} if journey is None else heat_levels(journey, metric),
             curve=None if journey is None else emotion_curve(journey, t.direction == "rtl"),

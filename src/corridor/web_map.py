@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
+from .company import Labeller
 from .dfg import DirectlyFollowsGraph, Edge, Node, directly_follows, simplify
 from .errors import AnalysisError, InputError
 from .graphlayout import layered_layout
@@ -308,9 +310,12 @@ def _leading(counts: list[tuple[str, int]], coverage: float, shown: set[str]) ->
     return chosen
 
 
-def build_map(base: MapBase, *, coverage: int, rtl: bool = False) -> CorridorMap:
+def build_map(base: MapBase, *, coverage: int, rtl: bool = False,
+              names: Mapping[str, str] | None = None) -> CorridorMap:
     """Cut the map for ``coverage`` percent from ``base`` and lay it out (mirrored for a
-    right-to-left page when ``rtl``)."""
+    right-to-left page when ``rtl``), each box showing the touchpoint's name in ``names``
+    (its code where it has none)."""
+    names = names or {}
     if not MIN_COVERAGE <= coverage <= MAX_COVERAGE:
         raise InputError(
             f"The coverage must be from {MIN_COVERAGE} to {MAX_COVERAGE}; got {coverage}.")
@@ -327,7 +332,8 @@ def build_map(base: MapBase, *, coverage: int, rtl: bool = False) -> CorridorMap
     pairs += [(START, ("tp", name)) for name, _ in starts]
     pairs += [(("tp", name), END) for name, _ in ends]
     weights = [e.cases for e in edges] + [c for _, c in starts] + [c for _, c in ends]
-    sizes = {("tp", n.touchpoint): (_box_width(n.touchpoint), BOX_HEIGHT) for n in nodes}
+    sizes = {("tp", n.touchpoint): (_box_width(names.get(n.touchpoint, n.touchpoint)), BOX_HEIGHT)
+             for n in nodes}
     sizes[START] = sizes[END] = (MARKER, MARKER)
     layout = layered_layout(ids, pairs, sizes=sizes, weights=weights,
                             roots=[START] if starts else [], layer_gap=64.0, node_gap=28.0,
@@ -344,7 +350,7 @@ def build_map(base: MapBase, *, coverage: int, rtl: bool = False) -> CorridorMap
     role_of = dict(base.roles)
     journeys = dict(base.journeys)
     map_nodes = tuple(
-        MapNode(n.touchpoint, _short(n.touchpoint), role_of.get(n.touchpoint, "other"),
+        MapNode(n.touchpoint, _short(names.get(n.touchpoint, n.touchpoint)), role_of.get(n.touchpoint, "other"),
                 n.touchpoint in base.goal, journeys.get(n.touchpoint, 0), n.events, n.starts,
                 n.ends, boxes[("tp", n.touchpoint)].x, boxes[("tp", n.touchpoint)].y,
                 boxes[("tp", n.touchpoint)].width, boxes[("tp", n.touchpoint)].height)
@@ -445,10 +451,11 @@ def _map_edge(edge: Edge, drawn, label, most: int, quickest, slowest) -> MapEdge
 
 
 @functools.lru_cache(maxsize=32)
-def _laid_out(base: MapBase, coverage: int, rtl: bool) -> CorridorMap:
+def _laid_out(base: MapBase, coverage: int, rtl: bool,
+              names: tuple[tuple[str, str], ...] = ()) -> CorridorMap:
     """Laid-out maps kept apart from the site's page cache, so that moving the slider
     through its positions does not push other pages' computations out of it."""
-    return build_map(base, coverage=coverage, rtl=rtl)
+    return build_map(base, coverage=coverage, rtl=rtl, names=dict(names))
 
 
 
@@ -463,7 +470,9 @@ def register(app: FastAPI, site: Site) -> None:
         view = parse_view(request.query_params.get("view"))
         rtl = t.direction == "rtl"
         base = site.cached("map.base", compute_map_base, filters)
-        data = _laid_out(base, coverage, rtl)
+        label = Labeller(site.labels(), t.lang)
+        names = tuple((n.touchpoint, label.tp(n.touchpoint)) for n in base.graph.nodes)
+        data = _laid_out(base, coverage, rtl, names)
         page_params = [("coverage", coverage), ("view", view)]
         fragment = (request.headers.get("HX-Request") == "true"
                     and request.headers.get("HX-History-Restore-Request") != "true")
