@@ -39,6 +39,27 @@ def test_risk_json_reports_the_holdout_and_a_ranked_queue(project):
     assert all(item["reasons"] and item["action"]["action"] for item in items)
 
 
+def test_the_risk_queue_exports_as_csv_with_names_only_when_asked(project, tmp_path):
+    import csv
+
+    plain = tmp_path / "queue.csv"
+    done = run_cli("risk", project, "--queue", "5", "--csv", plain)
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(plain.open(encoding="utf-8-sig")))
+    assert [int(r["rank"]) for r in rows] == [1, 2, 3, 4, 5]
+    assert all(r["customer_id"].startswith("cu_") and r["name"] == "" for r in rows)
+    named = tmp_path / "named.csv"
+    done = run_cli("risk", project, "--queue", "5", "--csv", named, "--names", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = list(csv.DictReader(named.open(encoding="utf-8-sig")))
+    shown = json.loads(done.stdout)["queue"]["items"]
+    assert all(r["name"] for r in rows)  # every person in the demo has a name
+    assert [r["name"] for r in rows] == [i["name"] for i in shown]
+    assert [r["customer_id"] for r in rows] == [i["customer_id"] for i in shown]
+    refused = run_cli("risk", project, "--queue", "5", "--csv", tmp_path / "no" / "such" / "q.csv")
+    assert refused.returncode == 2 and "could not be written" in refused.stderr
+
+
 def test_an_unknown_risk_target_is_one_sentence(project):
     done = run_cli("risk", project, "--target", "happiness")
     assert done.returncode == 2

@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from .cli import JsonOpt, _print_json
+from .errors import InputError
 
 ProjectPath = Annotated[Path, typer.Argument(help="The project file.")]
 
@@ -66,12 +67,15 @@ def risk(
     horizon_days: Annotated[int, typer.Option("--horizon-days", help="Risk of churn or a low score within this many days.")] = 30,
     target: Annotated[str, typer.Option("--target", help="churn, dissatisfaction or either.")] = "either",
     queue: Annotated[int, typer.Option("--queue", help="Customers in the proactive action queue.")] = 20,
+    names: Annotated[bool, typer.Option("--names", help="Show customers' names (personal data) beside their ids.")] = False,
+    csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Also write the queue to this CSV file (names only with --names).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Pre-action: a calibrated risk model trained on earlier months and tested on the
     latest, and the customers to act on first (risk × value), each with reasons and a
     suggested action."""
-    from .risk import RiskModel, data_end, proactive_queue, reference_dates, risk_tables
+    from .risk import (RiskModel, customer_names, data_end, proactive_queue, reference_dates,
+                       risk_tables, write_queue_csv)
     from .store import Project
 
     with Project.open(project, read_only=True) as p:
@@ -79,8 +83,19 @@ def risk(
         model = RiskModel(horizon_days=horizon_days, target=target)
         model.fit(tables, as_of=reference_dates(tables, horizon_days=horizon_days))
         ranked = proactive_queue(model, tables, data_end(tables), size=queue)
+        named = customer_names(p, [i.customer_id for i in ranked.items]) if names else {}
+    if csv_file is not None:
+        try:
+            rows = write_queue_csv(ranked, csv_file, named if names else None)
+        except OSError as exc:
+            raise InputError(f"{csv_file}: the queue could not be written ({exc.strerror}).") from None
+        typer.echo(f"{csv_file}: {rows:,} customers in the queue", err=True)
     if as_json:
-        _print_json({"model": model.fit_.to_dict(), "queue": ranked.to_dict()})
+        data = ranked.to_dict()
+        if names:
+            for item in data["items"]:
+                item["name"] = named.get(item["customer_id"])
+        _print_json({"model": model.fit_.to_dict(), "queue": data})
         return
     held = model.fit_.holdout
     auc = "-" if held.auc is None else f"{held.auc:.3f}"
@@ -91,7 +106,8 @@ def risk(
                f" {held.expected_calibration_error:.3f}")
     for item in ranked.items:
         why = "; ".join(r.description for r in item.reasons)
-        typer.echo(f"{item.rank:>3}. {item.customer_id} risk {item.risk:.1%} × value"
+        who = f"{named[item.customer_id]} ({item.customer_id})" if item.customer_id in named else item.customer_id
+        typer.echo(f"{item.rank:>3}. {who} risk {item.risk:.1%} × value"
                    f" {item.value:,.0f}: {item.action.action} ({why})")
 
 

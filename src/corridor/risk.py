@@ -1037,3 +1037,55 @@ def proactive_queue(
         items.append(QueueItem(rank, str(rows["customer_id"].iat[i]), float(risk[i]), float(value[i]),
                                str(source[i]), float(priority[i]), why, action))
     return ProactiveQueue(day, model.target_, model.horizon_, len(rows), rules, tuple(items))
+
+
+# ---- the queue as a file -------------------------------------------------------------
+
+QUEUE_CSV_COLUMNS = ("rank", "customer_id", "name", "risk", "value", "value_source",
+                     "priority", "action", "reasons")
+
+
+def customer_names(project, customer_ids) -> dict[str, str]:
+    """The names kept for these customers (personal data: only for those allowed it)."""
+    ids = list(dict.fromkeys(str(c) for c in customer_ids))
+    if not ids:
+        return {}
+    rows = project.con.execute(
+        "SELECT customer_id, name FROM customer_pii WHERE name IS NOT NULL"
+        " AND customer_id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()
+    return {str(c): str(n) for c, n in rows}
+
+
+def write_queue_csv(queue: ProactiveQueue, path, names: dict[str, str] | None = None) -> int:
+    """Write the queue as CSV (UTF-8 with a byte-order mark, so spreadsheets read Arabic and
+    Russian names) next to ``path`` and move it into place, so a crash leaves the old file
+    or the new one. ``names`` (None: the column stays empty) come from
+    :func:`customer_names` for those allowed personal data. Returns the rows written."""
+    import csv
+    import os
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8-sig", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(QUEUE_CSV_COLUMNS)
+            for item in queue.items:
+                writer.writerow([
+                    item.rank, item.customer_id, _cell((names or {}).get(item.customer_id, "")),
+                    f"{item.risk:.6f}", f"{item.value:.2f}", item.value_source,
+                    f"{item.priority:.2f}", _cell(item.action.action),
+                    _cell("; ".join(r.description for r in item.reasons))])
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return len(queue.items)
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet will not run as a formula (a leading =, +, - or @ is quoted)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
