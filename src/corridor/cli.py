@@ -602,7 +602,7 @@ def flow(
     from .flowreport import flow_report
 
     flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
-    model = _model(project, engine)
+    model, label = _model(project, engine), _labeller(project, engine)
     with _tables(project, engine, master, events, customers, touchpoints) as t:
         report = flow_report(_filtered(t, flt), model, touchpoints=t.touchpoints,
                              customers=t.customers, journey=journey, goal=goal, filters=flt,
@@ -628,19 +628,36 @@ def flow(
     if d is not None:
         typer.echo(f"Reached {' | '.join(report.goal)}: {d.reached_goal:,} of {d.cases:,} cases; dropped {d.dropped:,}")
         for x in d.exit_points[:5]:
-            typer.echo(f"  ends at {x.touchpoint}: {x.cases:,} ({x.share:.1%})")
+            typer.echo(f"  ends at {_named(x.touchpoint, label.tp(x.touchpoint))}: {x.cases:,} ({x.share:.1%})")
     typer.echo("Bottlenecks (waiting × volume):")
     if not report.bottlenecks.overall:
         typer.echo("  no waits recorded")
     for b in report.bottlenecks.overall[:5]:
-        typer.echo(f"  {b.touchpoint}: {_duration(b.total_wait_seconds)} in all, trend {b.trend.value}")
+        typer.echo(f"  {_named(b.touchpoint, label.tp(b.touchpoint))}: {_duration(b.total_wait_seconds)}"
+                   f" in all, trend {b.trend.value}")
     typer.echo("Hand-offs between departments:")
     for h in report.handoffs.pairs[:5]:
-        typer.echo(f"  {h.from_department} → {h.to_department}: {h.count:,}")
+        typer.echo(f"  {label.dept(h.from_department)} → {label.dept(h.to_department)}: {h.count:,}")
     typer.echo(f"Loops: {report.loops.cases_with_repeats:,} cases repeat a touchpoint,"
                f" {report.loops.cases_with_ping_pong:,} ping-pong")
     for line in report.defaults:
         typer.echo(f"Default: {line}")
+
+
+def _labeller(project, engine):
+    """Names for the text output (English); codes alone on Spark, which has no project."""
+    from .company import Labeller, Labels, project_labels
+    from .store import Project
+
+    if engine != "duckdb" or project is None:
+        return Labeller(Labels())
+    with Project.open(project, read_only=True) as p:
+        return Labeller(project_labels(p))
+
+
+def _named(code, name: str) -> str:
+    """``name (code)`` where a name is known, else the code."""
+    return str(code) if name == str(code) else f"{name} ({code})"
 
 
 def _model(project, engine):
@@ -713,11 +730,13 @@ def customers(project: ProjectFileArg, as_json: JsonOpt = False) -> None:
                f" {summary.end_customers:,} served through intermediaries")
     for level in summary.levels:
         typer.echo(f"  {level.level:<14}{level.customers:>10,}")
+    label = _labeller(project, "duckdb")
     for item in summary.intermediaries[:5]:
-        typer.echo(f"  behind {item.intermediary_id}: {item.end_customers:,} end customers")
+        who = _named(item.intermediary_id, label.customer(item.intermediary_id))
+        typer.echo(f"  behind {who}: {item.end_customers:,} end customers")
     typer.echo("Internal customers (supplier → customer department):")
     for link in internal.links[:8]:
-        typer.echo(f"  {link.supplier} → {link.customer}: {link.handoffs:,} hand-offs")
+        typer.echo(f"  {label.dept(link.supplier)} → {label.dept(link.customer)}: {link.handoffs:,} hand-offs")
 
 
 @app.command()
