@@ -202,3 +202,21 @@ def test_names_come_from_the_model_then_the_reference_files_and_never_name_a_per
         ids = dict(p.con.execute("SELECT level, customer_id FROM customers").fetchall())
     assert ru.customer(ids["intermediary"]) == "ElectroMart"
     assert ru.customer(ids["person"]) == ids["person"]  # a person's name is personal data
+
+
+def test_service_hours_of_the_model_judge_each_channel_in_its_time_zone(engine):
+    from corridor.access import accessibility
+    from corridor.company import channel_hours
+
+    model = parse_model('timezone = "Europe/Moscow"\n[service_hours]\nphone = "08:00-22:00"\n')
+    day = pd.Timestamp("2025-03-05")  # a Wednesday; Moscow is UTC+3 all year
+    rows = [("a", "phone", 7), ("b", "phone", 20), ("c", "phone", 4), ("d", "web", 3)]
+    events = canonical_events(pd.DataFrame({
+        "case_id": [r[0] for r in rows], "touchpoint": ["contact"] * 4,
+        "channel": [r[1] for r in rows],
+        "timestamp": [day + pd.Timedelta(hours=r[2]) for r in rows]}))
+    result = accessibility(engine.table("events", events), channel_hours=channel_hours(model))
+    outside = {g.channel: g.outside_hours for g in result.groups}
+    # 10:00 Moscow is open; 23:00 and 07:00 are not; the web has no declared hours
+    assert outside == {"phone": 2, "web": 0}
+    assert result.to_dict()["channel_hours"]["phone"]["utc_offset_minutes"] == 180

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import ibis
@@ -127,6 +127,11 @@ class ServiceHours:
             },
             "utc_offset_minutes": self.utc_offset_minutes,
         }
+
+    @classmethod
+    def every_day(cls, opens: dt.time, closes: dt.time, utc_offset_minutes: int = 0) -> "ServiceHours":
+        """The same opening hours on all seven days."""
+        return cls((OpeningHours(opens, closes),) * 7, utc_offset_minutes)
 
 
 @dataclass(frozen=True)
@@ -232,6 +237,8 @@ class Accessibility:
     repeat_within_seconds: float
     groups: tuple[AccessGroup, ...]  # sorted by the grouping columns
     hourly: tuple[HourlyFailure, ...] = field(default=())
+    # the company model's hours per channel; None: ``service_hours`` for every contact
+    channel_hours: Mapping[str, ServiceHours] | None = None
 
     def group(
         self,
@@ -272,6 +279,8 @@ class Accessibility:
             "period": self.period.value,
             "match": self.match.value,
             "service_hours": self.service_hours.to_dict(),
+            "channel_hours": None if self.channel_hours is None else {
+                c: h.to_dict() for c, h in self.channel_hours.items()},
             "switch_within_seconds": self.switch_within_seconds,
             "repeat_within_seconds": self.repeat_within_seconds,
             "groups": [g.to_dict() for g in self.groups],
@@ -297,16 +306,20 @@ def accessibility(
     service_hours: ServiceHours = ServiceHours(),
     switch_within: dt.timedelta = dt.timedelta(hours=24),
     repeat_within: dt.timedelta = dt.timedelta(days=7),
+    channel_hours: Mapping[str, ServiceHours] | None = None,
 ) -> Accessibility:
     """Failure, attempts, first response, service hours, channel switching and
-    first-contact resolution, grouped by ``by`` (see the module docstring)."""
+    first-contact resolution, grouped by ``by`` (see the module docstring). With
+    ``channel_hours`` (the company model's service hours per channel) a contact is judged
+    against its channel's hours, and a channel without declared hours is never outside
+    them; ``service_hours`` is then not used."""
     dims = _check_dimensions(by)
     for name, span in (("switch_within", switch_within), ("repeat_within", repeat_within)):
         if span <= dt.timedelta(0):
             raise InputError(f"{name} must be a positive time span; got {span}.")
     keys = [_DIMENSION_COLUMNS[d] for d in dims]
 
-    contacts = _contacts(events, touchpoints, match, service_hours, period)
+    contacts = _contacts(events, touchpoints, match, service_hours, period, channel_hours)
     flagged = _flag_contacts(contacts, switch_within, repeat_within)
     per_group = (
         _grouped(flagged, keys)
@@ -364,6 +377,7 @@ def accessibility(
         period=period,
         match=match,
         service_hours=service_hours,
+        channel_hours=None if channel_hours is None else dict(channel_hours),
         switch_within_seconds=switch_within.total_seconds(),
         repeat_within_seconds=repeat_within.total_seconds(),
         groups=tuple(sorted(groups, key=_sort_key)),
@@ -418,6 +432,7 @@ def _contacts(
     match: Match,
     service_hours: ServiceHours,
     period: Period,
+    channel_hours: Mapping[str, ServiceHours] | None = None,
 ) -> ir.Table:
     """One row per contact with what every measure needs."""
     filled = from_touchpoints(
@@ -429,6 +444,16 @@ def _contacts(
     local = filled.timestamp
     if service_hours.utc_offset_minutes:
         local = local + ibis.interval(minutes=service_hours.utc_offset_minutes)
+    outside = ~_inside(local, service_hours)
+    if channel_hours is not None:
+        def shifted(hours: ServiceHours) -> ir.TimestampValue:
+            if not hours.utc_offset_minutes:
+                return filled.timestamp
+            return filled.timestamp + ibis.interval(minutes=hours.utc_offset_minutes)
+
+        branches = [(filled.channel == channel, ~_inside(shifted(hours), hours))
+                    for channel, hours in channel_hours.items()]
+        outside = ibis.cases(*branches, else_=ibis.literal(False)) if branches else ibis.literal(False)
     is_ok = filled.outcome.fill_null("ok") == "ok"
     return filled.select(
         "case_id",
@@ -443,7 +468,7 @@ def _contacts(
         ok=is_ok.cast("int64"),
         failed=(~is_ok).cast("int64"),
         hour=local.hour(),
-        outside=(~_inside(local, service_hours)).cast("int64"),
+        outside=outside.cast("int64"),
         period_start=period_start(local, period),
     )
 

@@ -692,10 +692,14 @@ def access(
         chosen_period = Period(period)
     except ValueError as exc:
         raise InputError(f"{exc}; --by takes channel, touchpoint, department or period and --period week or month.") from exc
+    from .company import channel_hours
+
     flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
+    model = _model(project, engine)
     with _tables(project, engine, master, events, customers, touchpoints) as t:
         chosen = _filtered(t, flt)
-        result = accessibility(chosen, by=dims, period=chosen_period, touchpoints=t.touchpoints)
+        result = accessibility(chosen, by=dims, period=chosen_period, touchpoints=t.touchpoints,
+                               channel_hours=channel_hours(model))
         scope = covers(chosen, flt)
     if as_json:
         _print_json({"covers": scope.to_dict(), **result.to_dict()})

@@ -584,3 +584,18 @@ class Labeller:
     def customer(self, code) -> str:
         """An organisation's name (never a person's: see :func:`project_labels`)."""
         return self._of("customers", code)
+
+
+def channel_hours(model: CompanyModel, when: dt.datetime | None = None):
+    """The model's service hours per channel as :class:`corridor.access.ServiceHours`
+    (None when it declares none), in local time at the time zone's UTC offset on ``when``
+    (default: 1 January of this year). A fixed offset: daylight-saving changes are not
+    followed, as in :mod:`corridor.access`."""
+    from .access import ServiceHours as AccessHours
+
+    if not model.service_hours:
+        return None
+    when = when or dt.datetime(dt.date.today().year, 1, 1)
+    offset = ZoneInfo(model.timezone).utcoffset(when.replace(tzinfo=None))
+    minutes = int(offset.total_seconds() // 60)
+    return {h.channel: AccessHours.every_day(h.opens, h.closes, minutes) for h in model.service_hours}
