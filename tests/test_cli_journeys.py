@@ -111,3 +111,14 @@ def test_revenue_at_risk_follows_the_model_and_splits_by_journey_type(demo):
     assert {g["key"] for g in risk["by_journey"]} <= {"purchase", "support", None}
     assert sum(g["revenue_at_risk"] for g in risk["by_journey"]) == pytest.approx(risk["revenue_at_risk"])
     assert risk["customers_affected"] < 0.6 * built.truths.counts.persons
+
+
+def test_access_of_one_journey_type_covers_only_its_cases(demo):
+    built, _ = demo
+    everything = _json(run_cli("access", built.project, "--json"))
+    support = _json(run_cli("access", built.project, "--journey", "support", "--json"))
+    assert support["covers"]["journey"] == "support"
+    contacts = {g["channel"]: g["contacts"] for g in support["groups"]}
+    assert "email" not in contacts  # bills and offers are e-mails of purchase journeys
+    assert 0 < sum(contacts.values()) < sum(g["contacts"] for g in everything["groups"])
+

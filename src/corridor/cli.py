@@ -494,10 +494,10 @@ def _tables(project, engine, master, events, customers, touchpoints):
         raise InputError(f"Unknown engine {engine!r}; expected duckdb or spark.")
 
 
-def covers(events, flt):
+def covers(events, flt, journey=None):
     from .covers import covers as library_covers
 
-    return library_covers(events, flt)
+    return library_covers(events, flt, journey)
 
 
 def _filtered(tables, flt):
@@ -630,9 +630,10 @@ def flow(
         for x in d.exit_points[:5]:
             typer.echo(f"  ends at {_named(x.touchpoint, label.tp(x.touchpoint))}: {x.cases:,} ({x.share:.1%})")
     typer.echo("Bottlenecks (waiting × volume):")
-    if not report.bottlenecks.overall:
+    waited = [b for b in report.bottlenecks.overall if b.total_wait_seconds]
+    if not waited:
         typer.echo("  no waits recorded")
-    for b in report.bottlenecks.overall[:5]:
+    for b in waited[:5]:
         typer.echo(f"  {_named(b.touchpoint, label.tp(b.touchpoint))}: {_duration(b.total_wait_seconds)}"
                    f" in all, trend {b.trend.value}")
     typer.echo("Hand-offs between departments:")
@@ -679,6 +680,7 @@ def access(
     start: FromOpt = None, end: ToOpt = None, segment: SegmentOpt = [], level: LevelOpt = [],
     channel: ChannelOpt = [], department: DepartmentOpt = [], outcome: OutcomeOpt = [],
     touchpoint: TouchpointOpt = [],
+    journey: Annotated[Optional[str], typer.Option("--journey", help="Only cases of this journey type of the company model.")] = None,
     engine: EngineOpt = "duckdb", master: MasterOpt = None, events: EventsOpt = None,
     customers: CustomersOpt = None, touchpoints: TouchpointsOpt = None, as_json: JsonOpt = False,
 ) -> None:
@@ -686,6 +688,7 @@ def access(
     channel switching and first-contact resolution."""
     from .access import Dimension, accessibility
     from .flow import Period
+    from .journey_types import cases_of
 
     try:
         dims = tuple(Dimension(b) for b in (by or ["channel"]))
@@ -696,18 +699,22 @@ def access(
 
     flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
     model = _model(project, engine)
+    kind = None if journey is None else model.journey(journey)
     with _tables(project, engine, master, events, customers, touchpoints) as t:
         chosen = _filtered(t, flt)
+        if kind is not None:
+            chosen = cases_of(chosen, model, kind, t.touchpoints, typed_from=t.events)
         result = accessibility(chosen, by=dims, period=chosen_period, touchpoints=t.touchpoints,
                                channel_hours=channel_hours(model))
-        scope = covers(chosen, flt)
+        scope = covers(chosen, flt, journey)
     if as_json:
         _print_json({"covers": scope.to_dict(), **result.to_dict()})
         return
     typer.echo(f"Covers: {scope}")
     typer.echo(f"{'group':<36}{'contacts':>10}{'failed':>8}{'switch':>8}{'FCR':>8}{'outside':>9}")
     for g in result.groups:
-        name = " / ".join(str(v) for v in (g.channel, g.touchpoint, g.department_id, g.period_start) if v is not None)
+        name = " / ".join(str(v) for v in (g.channel, g.touchpoint, g.department_id, g.period_start)
+                          if v is not None) or "(no channel recorded)"
         typer.echo(f"{name[:35]:<36}{g.contacts:>10,}{_pct(g.failure_rate):>8}{_pct(g.switch_rate):>8}"
                    f"{_pct(g.first_contact_resolution):>8}{_pct(g.outside_hours_share):>9}")
 
