@@ -115,3 +115,40 @@ def served(project: Path, password: str, user: str = "admin"):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+# -- CDNOW, as the lifetimes package ships it -----------------------------------------
+
+CDNOW_MAPPING = """\
+[columns]
+customer_id = "customer_id"
+timestamp = "date"
+amount = "amount"
+
+[timestamps]
+format = "%Y%m%d"
+"""
+CDNOW_COLUMNS = {"CDNOW_sample.txt": ["master_id", "customer_id", "date", "cds", "amount"],
+                 "CDNOW_master.txt": ["customer_id", "date", "cds", "amount"]}
+
+
+def cdnow(name: str) -> pd.DataFrame:
+    """A CDNOW file of the installed lifetimes package (whitespace-separated, no header),
+    ids and dates kept as text."""
+    import pytest
+
+    lifetimes = pytest.importorskip("lifetimes")
+    path = Path(lifetimes.__file__).parent / "datasets" / name
+    return pd.read_csv(path, sep=r"\s+", header=None, names=CDNOW_COLUMNS[name], dtype=str,
+                       skiprows=1 if name == "CDNOW_master.txt" else 0)
+
+
+def load_cdnow(project: Path, folder: Path, name: str = "CDNOW_sample.txt",
+               *options: str) -> subprocess.CompletedProcess:
+    """``corridor ingest PROJECT transactions`` of a CSV copy of a CDNOW file, with a
+    mapping file, as a user would load it."""
+    source = folder / "cdnow.csv"
+    cdnow(name).to_csv(source, index=False)
+    mapping = write(folder / "cdnow.toml", CDNOW_MAPPING)
+    return run_cli("ingest", project, "transactions", source, "--map", mapping, "--quiet",
+                   *options)

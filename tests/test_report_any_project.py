@@ -21,14 +21,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
 from corridor import i18n
 from corridor.report import NAV, PERSONAL_PAGES, anchor, build_report
 from corridor.web_states import Why
-from helpers import run_cli, write
+from helpers import load_cdnow, run_cli, write
 from test_web import login, web_app
 
 ACTIVITIES = (("receive order", "check stock", "ship", "invoice"),
@@ -58,15 +57,6 @@ c1,k1,order,2024-01-01 09:05:00,web,ok
 c2,k2,visit,2024-01-02 10:00:00,app,ok
 c2,k2,call,2024-01-02 11:00:00,phone,failed
 c3,k3,visit,2024-01-03 12:00:00,web,ok
-"""
-CDNOW_MAPPING = """\
-[columns]
-customer_id = "customer_id"
-timestamp = "date"
-amount = "amount"
-
-[timestamps]
-format = "%Y%m%d"
 """
 # what each kind of project cannot give, page by page: (page, reason)
 EXPECTED = {
@@ -107,15 +97,10 @@ def projects(tmp_path_factory) -> dict[str, Path]:
     made["csv"] = _init(folder)
     _ingest(made["csv"], "events", write(folder / "events.csv", EVENTS_CSV))
 
-    lifetimes = pytest.importorskip("lifetimes")
     folder = tmp_path_factory.mktemp("cdnow")
     made["transactions"] = _init(folder)
-    sample = pd.read_csv(Path(lifetimes.__file__).parent / "datasets" / "CDNOW_sample.txt",
-                         sep=r"\s+", header=None, dtype=str,
-                         names=["customer_id", "id", "date", "cds", "amount"])
-    sample.drop(columns="id").to_csv(folder / "cdnow.csv", index=False)
-    _ingest(made["transactions"], "transactions", folder / "cdnow.csv",
-            "--map", write(folder / "cdnow.toml", CDNOW_MAPPING))
+    done = load_cdnow(made["transactions"], folder)
+    assert done.returncode == 0, done.stderr
 
     made["empty"] = _init(tmp_path_factory.mktemp("empty"))
     return made

@@ -19,60 +19,38 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from helpers import run_cli, write
+from helpers import cdnow, load_cdnow, run_cli
 
 lifetimes = pytest.importorskip("lifetimes")
 
-DATASETS = Path(lifetimes.__file__).parent / "datasets"
 UNTIL = "1997-09-30"
 PUBLISHED_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # FHL 2005, weeks
-MAPPING = """\
-[columns]
-customer_id = "customer_id"
-timestamp = "date"
-amount = "amount"
-
-[timestamps]
-format = "%Y%m%d"
-"""
 NOT_COMPUTED = {"profitability.cost_to_serve", "profitability.margin", "targets", "tiers",
                 "underwater", "services", "revenue_at_risk"}
 
 
-def _cdnow(name: str, columns: list[str]) -> pd.DataFrame:
-    """A CDNOW file (whitespace-separated, no header) with ids and dates kept as text."""
-    return pd.read_csv(DATASETS / name, sep=r"\s+", header=None, names=columns, dtype=str,
-                       skiprows=1 if name == "CDNOW_master.txt" else 0)
-
-
-def _project(folder: Path, frame: pd.DataFrame) -> tuple[Path, dict]:
+def _project(folder: Path, name: str) -> tuple[Path, dict]:
     """A project made by `corridor init --no-pseudonymise` holding only the transactions
-    of ``frame`` (loaded from a CSV copy with a mapping file); returns it and the load."""
+    of CDNOW file ``name`` (loaded from a CSV copy with a mapping file); returns it and
+    the load."""
     project = folder / "cdnow.duckdb"
     done = run_cli("init", project, "--no-pseudonymise")
     assert done.returncode == 0, done.stderr
-    source = folder / "cdnow.csv"
-    frame.to_csv(source, index=False)
-    mapping = write(folder / "cdnow.toml", MAPPING)
-    done = run_cli("ingest", project, "transactions", source, "--map", mapping, "--json",
-                   "--quiet")
+    done = load_cdnow(project, folder, name, "--json")
     assert done.returncode == 0, done.stderr
     return project, json.loads(done.stdout)
 
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    frame = _cdnow("CDNOW_sample.txt", ["master_id", "customer_id", "date", "cds", "amount"])
-    return _project(tmp_path_factory.mktemp("cdnow_sample"), frame.drop(columns="master_id"))
+    return _project(tmp_path_factory.mktemp("cdnow_sample"), "CDNOW_sample.txt")
 
 
 @pytest.fixture(scope="module")
 def master(tmp_path_factory):
-    frame = _cdnow("CDNOW_master.txt", ["customer_id", "date", "cds", "amount"])
-    return _project(tmp_path_factory.mktemp("cdnow_master"), frame), frame
+    return _project(tmp_path_factory.mktemp("cdnow_master"), "CDNOW_master.txt"), cdnow("CDNOW_master.txt")
 
 
 def _value(project: Path, *options: str) -> dict:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import importlib
-import json
 import math
 import time
 from collections.abc import Callable
