@@ -78,12 +78,14 @@ def test_an_unknown_user_takes_as_long_as_a_known_one(project):
 
     def timed(name: str) -> float:
         start = time.perf_counter()
-        for _ in range(3):
-            authenticate(project, name, "wrong password")
+        authenticate(project, name, "wrong password")
         return time.perf_counter() - start
 
     timed("nobody")  # the dummy hash is made on first use
-    known, unknown = timed("ana"), timed("nobody")
+    # the quickest of several interleaved tries: another process on the machine can only
+    # slow a try down, so the minimum is the cost of the work itself
+    known = min(timed("ana") for _ in range(5))
+    unknown = min(timed("nobody") for _ in range(5))
     assert unknown > 0.5 * known
 
 
