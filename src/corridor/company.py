@@ -215,8 +215,8 @@ class CompanyModel:
             said.append("No journey types are declared: every case is one journey of one"
                         " kind, with no goal unless one is given.")
         if not self.service_hours:
-            said.append("No service hours are declared: contacts are judged against"
-                        " hours seen in the data.")
+            said.append("No service hours are declared: every contact is judged against"
+                        " Monday-Friday 08:00-20:00 and Saturday 09:00-14:00 UTC.")
         if not self.declared:
             said.append("No wait limits are declared: a wait over 15 minutes is a long"
                         " wait at every touchpoint.")
