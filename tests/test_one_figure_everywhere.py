@@ -78,6 +78,8 @@ def test_journeys_agree_everywhere(cli, served, world):
     api, pages = served
     cases = cli["journeys"]["cases"]
     assert api["overview"]["cases"] == cases
+    # the basic corridor of the company model's purchase goal, on both sides
+    assert api["overview"]["basic"] == cli["journeys"]["corridor"]["basic"]
     assert metric(pages["/"], "cases") == EN.number(cases)
     assert metric(section(world["report"], "/"), "cases") == EN.number(cases)
 

@@ -512,7 +512,7 @@ def journeys(
     start: FromOpt = None, end: ToOpt = None, segment: SegmentOpt = [], level: LevelOpt = [],
     channel: ChannelOpt = [], department: DepartmentOpt = [], outcome: OutcomeOpt = [],
     touchpoint: TouchpointOpt = [],
-    goal: Annotated[Optional[str], typer.Option("--goal", help="Touchpoint that ends a successful journey; corridor roles are measured over journeys that reach it.")] = None,
+    goal: Annotated[Optional[str], typer.Option("--goal", help="Touchpoint that ends a successful journey; corridor roles are measured over journeys that reach it. Default: the company model's purchase goal.")] = None,
     top: Annotated[int, typer.Option("--top", help="List this many variants.")] = 20,
     coverage: Annotated[Optional[float], typer.Option("--coverage", help="Simplify the map to the edges carrying this share of traffic (0-1).")] = None,
     threshold: Annotated[float, typer.Option("--threshold", help="Coverage a touchpoint needs to be basic.")] = 0.8,
@@ -523,9 +523,10 @@ def journeys(
     from .journeys import analyse
 
     flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
+    goal = goal or _model(project, engine).purchase_goal or None
     with _tables(project, engine, master, events, customers, touchpoints) as t:
         report = analyse(t.journeys_of(flt), customers=t.customers, touchpoints=t.touchpoints,
-                         top=top, coverage=coverage, goal=goal, threshold=threshold)
+                         top=top, coverage=coverage, threshold=threshold, goal=goal)
         scope = covers(_filtered(t, flt), flt)
     if as_json:
         _print_json({"covers": scope.to_dict(), **report.to_dict()})
