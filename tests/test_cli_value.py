@@ -36,7 +36,7 @@ def test_value_json_has_every_documented_part_and_a_holdout(project):
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert set(data) == {"lifetime_value", "rfm", "profitability", "targets", "tiers",
-                         "underwater", "services", "revenue_at_risk", "not_computed", "until"}
+                         "underwater", "services", "revenue_at_risk", "not_computed", "until", "currency"}
     assert data["not_computed"] == [] and data["until"] == "2025-09-30"
     assert all(data[part] is not None for part in data)
     life = data["lifetime_value"]

@@ -769,6 +769,7 @@ def value(
     tables cannot give are listed with the reason."""
     from . import store
     from .lifetime import Horizon
+    from .company import company_model
     from .portfolio import AUTO, project_value
 
     cut_off = AUTO if until is None else None if until.lower() == "none" else _day(until, "--until")
@@ -779,11 +780,15 @@ def value(
             margin_rate=margin_rate, switching_probability=switching, unit_days=unit_days,
             **chosen,
         )
+        currency = company_model(p).currency
     if as_json:
-        _print_json({**report.to_dict(), "until": None if cut_off is None else cut_off.isoformat()})
+        _print_json({**report.to_dict(), "until": None if cut_off is None else cut_off.isoformat(),
+                     "currency": currency})
         return
     typer.echo("Holdout: " + ("none (every purchase fits the model)" if cut_off is None
                               else f"purchases after {cut_off} check the forecast"))
+    if currency:
+        typer.echo(f"Amounts in {currency}")
 
     def amount(figure: float | None) -> str:
         return "no data" if figure is None else f"{figure:,.0f}"

@@ -156,6 +156,7 @@ class Labels:
     """Display names: kind (touchpoints, departments…) → code → language → name."""
 
     names: Mapping[str, Mapping[str, Mapping[str, str]]] = field(default_factory=dict)
+    currency: str | None = None  # the company model's, shown beside amounts
 
     def name(self, kind: str, code: str | None, lang: str = "en") -> str | None:
         """The name of ``code`` in ``lang``, else in English, else None."""
@@ -502,7 +503,7 @@ def company_goal(project) -> tuple[str, ...] | None:
 _FILE_NAME_COLUMNS = {"en": ("name", "description"), "ar": ("name_ar",), "ru": ("name_ru",)}
 
 
-def _names_from_rows(rows, kind: str) -> dict[str, dict[str, str]]:
+def _names_from_rows(rows) -> dict[str, dict[str, str]]:
     """Names a reference file gave (``name``, ``name_ar``, ``name_ru``, or a touchpoint's
     ``description``), from the canonical name column and the kept ``attributes``."""
     import json
@@ -539,16 +540,15 @@ def project_labels(project) -> Labels:
     names: dict[str, dict[str, dict[str, str]]] = {
         "customers": {str(code): {"en": name} for code, name in organisations},
         "departments": _names_from_rows(
-            con.execute("SELECT department_id, name, attributes FROM departments").fetchall(),
-            "departments"),
+            con.execute("SELECT department_id, name, attributes FROM departments").fetchall()),
         "touchpoints": _names_from_rows(
-            con.execute("SELECT touchpoint, NULL, attributes FROM touchpoints").fetchall(),
-            "touchpoints"),
+            con.execute("SELECT touchpoint, NULL, attributes FROM touchpoints").fetchall()),
     }
-    for kind, codes in company_model(project).labels.names.items():
+    model = company_model(project)
+    for kind, codes in model.labels.names.items():
         for code, by_lang in codes.items():
             names.setdefault(kind, {}).setdefault(code, {}).update(by_lang)
-    return Labels(names)
+    return Labels(names, model.currency)
 
 
 class Labeller:
@@ -557,6 +557,7 @@ class Labeller:
 
     def __init__(self, labels: Labels, lang: str = "en"):
         self.labels, self.lang = labels, lang
+        self.currency = labels.currency
 
     def _of(self, kind: str, code) -> str:
         if code is None:
