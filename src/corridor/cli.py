@@ -248,8 +248,7 @@ def configure(
     from .store import Project
 
     with Project.open(project) as p:
-        model = configure_from_file(p, model_file)
-        audit.record(p, audit.cli_actor(), "model.configure", str(model_file))
+        model = configure_from_file(p, model_file, actor=audit.cli_actor())
     if as_json:
         _print_json(model.to_dict())
         return

@@ -462,8 +462,10 @@ def check_against(model: CompanyModel, touchpoints: set[str], where: str) -> Non
             raise InputError(f"{where}: {place}: touchpoint {tp!r} is not in the project{hint}.")
 
 
-def configure(project, model: CompanyModel, *, where: str = "the company model") -> None:
-    """Keep ``model`` (its TOML text) in the project, replacing any earlier one."""
+def configure(project, model: CompanyModel, *, where: str = "the company model",
+              actor: str | None = None) -> None:
+    """Keep ``model`` (its TOML text) in the project, replacing any earlier one, and, with
+    ``actor``, the audit entry that says who did, in the same transaction."""
     if model.source is None:
         raise InputError("Only a model read from a TOML file can be kept in a project.")
     check_against(model, known_touchpoints(project), where)
@@ -472,6 +474,10 @@ def configure(project, model: CompanyModel, *, where: str = "the company model")
     try:
         con.execute("DELETE FROM meta WHERE key = ?", [META_KEY])
         con.execute("INSERT INTO meta VALUES (?, ?)", [META_KEY, model.source])
+        if actor is not None:
+            from .audit import record
+
+            record(project, actor, "model.configure", where)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -486,10 +492,10 @@ def company_model(project) -> CompanyModel:
     return parse_model(row[0], f"{project.path} (its company model)")
 
 
-def configure_from_file(project, path: str | Path) -> CompanyModel:
+def configure_from_file(project, path: str | Path, *, actor: str | None = None) -> CompanyModel:
     """Read, check and keep a model file in the project (``corridor configure``)."""
     model = read_model_file(path)
-    configure(project, model, where=str(path))
+    configure(project, model, where=str(path), actor=actor)
     return model
 
 
