@@ -57,7 +57,8 @@ def test_a_model_file_reads_into_typed_parts():
     assert support.kpis == (Kpi.RESOLUTION, Kpi.FIRST_CONTACT_RESOLUTION)
     assert support.resolved_by_outcome
     assert model.purchase_goal == ("paid",)
-    assert model.hours_of("phone").opens.hour == 9 and model.timezone == "Europe/Moscow"
+    assert model.hours_of("phone").days[0].opens.hour == 9 and model.timezone == "Europe/Moscow"
+    assert str(model.hours_of("phone")) == "mon-sun 09:00-21:00"
     assert model.waits.of("install") == 3 * 86400 and model.waits.of("other") == 600
     assert dict(model.bad_experience.score_below) == {"nps": 7.0, "csat": 3.0}
     assert model.labels.name("touchpoints", "hotline", "ru") == "Горячая линия"
@@ -79,6 +80,9 @@ def test_no_model_says_which_defaults_it_used():
     ("[[journeys]]\nname = 'x'\ngoal = 'b'", "neither start touchpoints"),
     ("[[journeys]]\nname = 'x'\nstart_stages = ['shopping']\ngoal = 'b'", "'shopping' is not one of need"),
     ("[service_hours]\nphone = '8 to 10'", "[service_hours] phone: must be opening hours"),
+    ("[service_hours]\nstore = { weekdays = '09:00-20:00' }", "'weekdays' is not a day or a span"),
+    ("[service_hours]\nstore = { fri-mon = '09:00-20:00' }", "'fri-mon' runs backwards"),
+    ("[service_hours]\nstore = { sat = '18:00-09:00' }", "[service_hours] store sat: '18:00-09:00' closes before"),
     ("[waits]\ninstall = 'soon'", "[waits] install: must be a duration"),
     ("timezone = 'Mars/Olympus'", "timezone: 'Mars/Olympus' is not a time zone"),
     ("currency = 'euro'", "three-letter ISO 4217"),
@@ -108,7 +112,7 @@ def test_configure_keeps_the_model_in_the_project_and_info_shows_it(tmp_path):
     info = json.loads(run_cli("info", project, "--json").stdout)
     assert info["model"]["declared"] and [j["name"] for j in info["model"]["journeys"]] == ["purchase", "support"]
     text = run_cli("info", project).stdout
-    assert "journey support (service)" in text and "phone open 09:00-21:00" in text
+    assert "journey support (service)" in text and "phone open mon-sun 09:00-21:00" in text
     with Project.open(project, read_only=True) as p:
         assert company.company_model(p).source.strip() == MODEL.replace('install = "3d"', 'paid = "3d"').strip()
         assert company.company_goal(p) == ("paid",)
@@ -204,19 +208,31 @@ def test_names_come_from_the_model_then_the_reference_files_and_never_name_a_per
     assert ru.customer(ids["person"]) == ids["person"]  # a person's name is personal data
 
 
+def test_service_hours_take_a_range_per_weekday_and_a_day_not_named_is_closed():
+    model = parse_model('[service_hours]\nstore = { mon-fri = "09:00-20:00", sat = "10:00-16:00" }\n'
+                        'phone = "08:00-24:00"\n')
+    store, phone = model.hours_of("store"), model.hours_of("phone")
+    assert str(store) == "mon-fri 09:00-20:00, sat 10:00-16:00, sun closed"
+    assert store.days[6] is None and store.to_dict()["days"]["sat"] == "10:00-16:00"
+    assert str(phone) == "mon-sun 08:00-24:00"
+
+
 def test_service_hours_of_the_model_judge_each_channel_in_its_time_zone(engine):
     from corridor.access import accessibility
     from corridor.company import channel_hours
 
-    model = parse_model('timezone = "Europe/Moscow"\n[service_hours]\nphone = "08:00-22:00"\n')
+    model = parse_model('timezone = "Europe/Moscow"\n[service_hours]\nphone = "08:00-22:00"\n'
+                        'store = { mon-fri = "09:00-20:00" }\n')
     day = pd.Timestamp("2025-03-05")  # a Wednesday; Moscow is UTC+3 all year
-    rows = [("a", "phone", 7), ("b", "phone", 20), ("c", "phone", 4), ("d", "web", 3)]
+    rows = [("a", "phone", 7), ("b", "phone", 20), ("c", "phone", 4), ("d", "web", 3),
+            ("e", "store", 9), ("f", "store", 4 * 24 + 9)]  # Wednesday and Sunday noon
     events = canonical_events(pd.DataFrame({
-        "case_id": [r[0] for r in rows], "touchpoint": ["contact"] * 4,
+        "case_id": [r[0] for r in rows], "touchpoint": ["contact"] * len(rows),
         "channel": [r[1] for r in rows],
         "timestamp": [day + pd.Timedelta(hours=r[2]) for r in rows]}))
     result = accessibility(engine.table("events", events), channel_hours=channel_hours(model))
     outside = {g.channel: g.outside_hours for g in result.groups}
-    # 10:00 Moscow is open; 23:00 and 07:00 are not; the web has no declared hours
-    assert outside == {"phone": 2, "web": 0}
+    # 10:00 Moscow is open; 23:00 and 07:00 are not; the web has no declared hours; the
+    # store is closed on Sundays
+    assert outside == {"phone": 2, "web": 0, "store": 1}
     assert result.to_dict()["channel_hours"]["phone"]["utc_offset_minutes"] == 180

@@ -128,11 +128,6 @@ class ServiceHours:
             "utc_offset_minutes": self.utc_offset_minutes,
         }
 
-    @classmethod
-    def every_day(cls, opens: dt.time, closes: dt.time, utc_offset_minutes: int = 0) -> "ServiceHours":
-        """The same opening hours on all seven days."""
-        return cls((OpeningHours(opens, closes),) * 7, utc_offset_minutes)
-
 
 @dataclass(frozen=True)
 class AccessGroup:

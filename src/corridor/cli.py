@@ -263,7 +263,7 @@ def _echo_model(model) -> None:
         typer.echo(f"  journey {j.name} ({j.kind.value}): starts at {how}; goal {goal};"
                    f" KPIs {', '.join(k.value for k in j.kpis)}")
     for h in model.service_hours:
-        typer.echo(f"  {h.channel} open {h.opens:%H:%M}-{h.closes:%H:%M} ({model.timezone})")
+        typer.echo(f"  {h.channel} open {h} ({model.timezone})")
     if model.declared:
         default = model.waits.default
         limits = [f"{tp} {_duration(s)}" for tp, s in model.waits.per_touchpoint]

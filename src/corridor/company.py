@@ -26,7 +26,8 @@ A file::
     # no goal: a case is resolved when its last contact's outcome is ok
 
     [service_hours]
-    phone = "08:00-22:00"
+    phone = "08:00-22:00"           # every day
+    store = { mon-fri = "09:00-20:00", sat = "10:00-16:00" }   # a day not named is closed
 
     [waits]                         # longer than this is a long wait ("15min", "2d", or seconds)
     default = "15min"
@@ -109,17 +110,41 @@ class JourneyType:
         }
 
 
-@dataclass(frozen=True)
-class ServiceHours:
-    """When a channel answers, in the model's time zone: [opens, closes) every day."""
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
-    channel: str
+
+@dataclass(frozen=True)
+class OpenRange:
+    """Open from ``opens`` (inclusive) to ``closes`` (exclusive; 00:00 is midnight)."""
+
     opens: dt.time
     closes: dt.time
 
+    def __str__(self) -> str:
+        return f"{self.opens:%H:%M}-{'24:00' if self.closes == dt.time(0) else f'{self.closes:%H:%M}'}"
+
+
+@dataclass(frozen=True)
+class ServiceHours:
+    """When a channel answers, in the model's time zone: a range per weekday (Monday
+    first), None where it is closed all day."""
+
+    channel: str
+    days: tuple[OpenRange | None, ...]
+
+    def __str__(self) -> str:
+        """The days in words, runs of equal days joined: ``mon-fri 09:00-20:00, sat …``."""
+        parts, start = [], 0
+        for end in range(1, 8):
+            if end == 7 or self.days[end] != self.days[start]:
+                span = WEEKDAYS[start] if end - 1 == start else f"{WEEKDAYS[start]}-{WEEKDAYS[end - 1]}"
+                parts.append(f"{span} {self.days[start] or 'closed'}")
+                start = end
+        return ", ".join(parts)
+
     def to_dict(self) -> dict:
-        return {"channel": self.channel, "opens": self.opens.strftime("%H:%M"),
-                "closes": self.closes.strftime("%H:%M")}
+        return {"channel": self.channel,
+                "days": {d: None if r is None else str(r) for d, r in zip(WEEKDAYS, self.days)}}
 
 
 @dataclass(frozen=True)
@@ -326,7 +351,28 @@ class _Reader:
                            tuple(Kpi(k) for k in kpis) or DEFAULT_KPIS[kind])
 
     def hours(self, channel: str, value) -> ServiceHours:
+        """``"08:00-22:00"`` (every day) or a table of days (``mon-fri``, ``sat``…, a day
+        not named is closed; ``"closed"`` says so outright)."""
         place = f"[service_hours] {channel}"
+        if isinstance(value, str):
+            return ServiceHours(channel, (self.open_range(value, place),) * 7)
+        if not isinstance(value, dict):
+            raise self.fail(place, f"must be opening hours such as \"08:00-22:00\" or a table of"
+                                   f" days such as {{ mon-fri = \"09:00-20:00\" }}; got {value!r}.")
+        days: list[OpenRange | None] = [None] * 7
+        for key, text in value.items():
+            first, _, last = key.partition("-")
+            if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+                raise self.fail(place, f"{key!r} is not a day or a span of days such as mon-fri.")
+            lo, hi = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+            if hi < lo:
+                raise self.fail(place, f"{key!r} runs backwards; write the days from Monday on.")
+            chosen = None if text == "closed" else self.open_range(text, f"{place} {key}")
+            for day in range(lo, hi + 1):
+                days[day] = chosen
+        return ServiceHours(channel, tuple(days))
+
+    def open_range(self, value, place: str) -> OpenRange:
         match = _HOURS.match(value) if isinstance(value, str) else None
         if not match:
             raise self.fail(place, f"must be opening hours such as \"08:00-22:00\"; got {value!r}.")
@@ -336,7 +382,9 @@ class _Reader:
             closes = dt.time(0, 0) if (h2, m2) == (24, 0) else dt.time(h2, m2)
         except ValueError:
             raise self.fail(place, f"{value!r} is not a time of day range.") from None
-        return ServiceHours(channel, opens, closes)
+        if closes != dt.time(0) and closes <= opens:
+            raise self.fail(place, f"{value!r} closes before it opens.")
+        return OpenRange(opens, closes)
 
     def labels(self, raw: dict) -> Labels:
         names: dict[str, dict[str, dict[str, str]]] = {}
@@ -598,6 +646,7 @@ def channel_hours(model: CompanyModel, when: dt.datetime | None = None):
     (None when it declares none), in local time at the time zone's UTC offset on ``when``
     (default: 1 January of this year). A fixed offset: daylight-saving changes are not
     followed, as in :mod:`corridor.access`."""
+    from .access import OpeningHours
     from .access import ServiceHours as AccessHours
 
     if not model.service_hours:
@@ -605,4 +654,6 @@ def channel_hours(model: CompanyModel, when: dt.datetime | None = None):
     when = when or dt.datetime(dt.date.today().year, 1, 1)
     offset = ZoneInfo(model.timezone).utcoffset(when.replace(tzinfo=None))
     minutes = int(offset.total_seconds() // 60)
-    return {h.channel: AccessHours.every_day(h.opens, h.closes, minutes) for h in model.service_hours}
+    return {h.channel: AccessHours(tuple(None if r is None else OpeningHours(r.opens, r.closes)
+                                         for r in h.days), minutes)
+            for h in model.service_hours}

@@ -163,7 +163,8 @@ EXC_BASE, EXC_RATE, EXC_RETRY, EXC_DAYS = 0.02, 0.50, 0.8, 4
 CASES_PER_YEAR = 2.0
 CASE_TYPES = (0.45, 0.35, 0.20)  # technical, billing, digital
 FAIL_HOURS = ((12, 14), (18, 22))
-OPEN_HOURS = (8, 22)
+OPEN_HOURS = (8, 22)  # the phone lines
+STORE_HOURS = (10, 20)  # the stores, every day
 FAIL_IN, FAIL_OUT, P_SWITCH = 0.55, 0.06, 0.60
 SWITCH_TO = (("web_chat", 0.5), ("app_support", 0.3), ("store_support", 0.2))
 P_TECH, P_REVISIT, P_PINGPONG = 0.40, 0.25, 0.30
@@ -394,7 +395,7 @@ def _chunk(cfg: DemoConfig, w: _World, ci: int, lo: int, n: int, company_base: i
     ev.add(idx[has_cmp], t_cmp[has_cmp], TP["plan_compare"])
     last = t_cmp.copy()
     sv = np.flatnonzero(rng.random(n) < P_STORE_VISIT)
-    t_sv = _open_after(rng, t_cmp[sv] + rng.uniform(0.3, 3, sv.size) * DAY, 10, 20)
+    t_sv = _open_after(rng, t_cmp[sv] + rng.uniform(0.3, 3, sv.size) * DAY, *STORE_HOURS)
     ev.add(sv, t_sv, TP["store_visit"])
     last[sv] = np.maximum(last[sv], t_sv + 3600)
     sc = np.flatnonzero((ptype >= 2) & (rng.random(n) < P_SALES_CALL))
@@ -407,7 +408,7 @@ def _chunk(cfg: DemoConfig, w: _World, ci: int, lo: int, n: int, company_base: i
     door = np.where(ptype == 1, 2, np.where(rng.random(n) < P_ONLINE, 0, 1))
     t_order = last + 1800 + rng.exponential(1.2 * DAY, n)
     shop = door > 0
-    t_order[shop] = _open_after(rng, t_order[shop], 10, 20)
+    t_order[shop] = _open_after(rng, t_order[shop], *STORE_HOURS)
     abandon = intent & (rng.random(n) < np.array(P_ABANDON)[door])
     o = np.flatnonzero(intent)
     ev.add(o, t_order[o], np.array(DOORS)[door[o]], outcome=np.where(abandon[o], ABANDONED, OK))
@@ -504,7 +505,7 @@ def _chunk(cfg: DemoConfig, w: _World, ci: int, lo: int, n: int, company_base: i
         target = rng.choice(3, size=s.size, p=[p for _, p in SWITCH_TO])
         ts = done[s] + rng.uniform(120, 1800, s.size)
         store = target == 2
-        ts[store] = _open_after(rng, done[s][store] + HOUR, 10, 20)
+        ts[store] = _open_after(rng, done[s][store] + HOUR, *STORE_HOURS)
         s_tp = np.array([TP[x] for x, _ in SWITCH_TO])[target]
         s_dur = _duration(rng, s_tp, s.size)
         ev.add(c_cust[h[s]], ts, s_tp, dur=s_dur, case=h[s])
@@ -540,7 +541,7 @@ def _chunk(cfg: DemoConfig, w: _World, ci: int, lo: int, n: int, company_base: i
     ev.add(c_cust[bil], tb, TP["billing_dispute"], dur=bd, case=bil)
     c_end[bil] = tb + bd
     pp = bil[rng.random(bil.size) < P_PINGPONG]
-    t1 = _open_after(rng, c_end[pp] + rng.uniform(2 * HOUR, 2 * DAY, pp.size), 10, 20)
+    t1 = _open_after(rng, c_end[pp] + rng.uniform(2 * HOUR, 2 * DAY, pp.size), *STORE_HOURS)
     d1 = _duration(rng, TP["store_support"], pp.size)
     t2 = _open_after(rng, t1 + d1 + rng.uniform(HOUR, 3 * DAY, pp.size), 8, 20)
     d2 = _duration(rng, TP["billing_dispute"], pp.size)

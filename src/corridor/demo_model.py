@@ -97,6 +97,7 @@ def demo_model_text() -> str:
         "",
         "[service_hours]",
         f'phone = "{opens:02d}:00-{closes:02d}:00"',
+        f'store = "{demo.STORE_HOURS[0]:02d}:00-{demo.STORE_HOURS[1]:02d}:00"',
         "",
         "[waits]",
         'default = "15min"',
