@@ -192,10 +192,6 @@ class Labels:
             return None
         return by_lang.get(lang) or by_lang.get("en")
 
-    def of_kind(self, kind: str, lang: str = "en") -> dict[str, str]:
-        """Every named code of a kind, in ``lang`` (English where that is missing)."""
-        return {code: self.name(kind, code, lang) for code in self.names.get(kind, {})}
-
     def to_dict(self) -> dict:
         return {k: {c: dict(v) for c, v in codes.items()} for k, codes in self.names.items()}
 
