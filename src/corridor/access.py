@@ -72,6 +72,9 @@ class Match(str, enum.Enum):
     TOUCHPOINT = "touchpoint"
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 @dataclass(frozen=True)
 class OpeningHours:
     """Open from ``opens`` (inclusive) to ``closes`` (exclusive); a closing time of
@@ -94,6 +97,10 @@ class OpeningHours:
     def closes_minute(self) -> int:
         minute = self.closes.hour * 60 + self.closes.minute
         return minute or 24 * 60
+
+    def __str__(self) -> str:
+        closes = "24:00" if self.closes == dt.time(0) else f"{self.closes:%H:%M}"
+        return f"{self.opens:%H:%M}-{closes}"
 
 
 def _hours(opens: int, closes: int) -> OpeningHours:
@@ -119,11 +126,10 @@ class ServiceHours:
             )
 
     def to_dict(self) -> dict:
-        names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
         return {
             "days": {
                 n: None if h is None else [h.opens.isoformat(), h.closes.isoformat()]
-                for n, h in zip(names, self.days)
+                for n, h in zip(WEEKDAYS, self.days)
             },
             "utc_offset_minutes": self.utc_offset_minutes,
         }

@@ -493,12 +493,6 @@ def _tables(project, engine, master, events, customers, touchpoints):
         raise InputError(f"Unknown engine {engine!r}; expected duckdb or spark.")
 
 
-def covers(events, flt, journey=None):
-    from .covers import covers as library_covers
-
-    return library_covers(events, flt, journey)
-
-
 def _filtered(tables, flt):
     from .filters import apply
 
@@ -519,6 +513,7 @@ def journeys(
     customers: CustomersOpt = None, touchpoints: TouchpointsOpt = None, as_json: JsonOpt = False,
 ) -> None:
     """Variants, the directly-follows graph, case durations and the corridor roles."""
+    from .covers import covers
     from .journeys import analyse
 
     flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
@@ -570,6 +565,7 @@ def funnel(
     """Conversion through any ordered steps: per-step cases, drop-off, time to convert."""
     from datetime import timedelta
 
+    from .covers import covers
     from .funnel import funnel as run_funnel
 
     flt = _filter(start, end, segment, level, channel, department, outcome, ())
@@ -688,6 +684,7 @@ def access(
     channel switching and first-contact resolution."""
     from .access import Dimension, accessibility
     from .flow import Period
+    from .covers import covers
     from .journey_types import cases_of
 
     try:

@@ -62,11 +62,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .access import WEEKDAYS, OpeningHours
 from .errors import InputError
+from .i18n import LANGUAGES
 from .schema import METRICS, OUTCOMES, STAGES
 
 META_KEY = "company_model"
-LANGUAGES = ("en", "ar", "ru")
 LABEL_KINDS = ("touchpoints", "departments", "channels", "stages", "segments", "journeys")
 
 
@@ -110,27 +111,13 @@ class JourneyType:
         }
 
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-@dataclass(frozen=True)
-class OpenRange:
-    """Open from ``opens`` (inclusive) to ``closes`` (exclusive; 00:00 is midnight)."""
-
-    opens: dt.time
-    closes: dt.time
-
-    def __str__(self) -> str:
-        return f"{self.opens:%H:%M}-{'24:00' if self.closes == dt.time(0) else f'{self.closes:%H:%M}'}"
-
-
 @dataclass(frozen=True)
 class ServiceHours:
     """When a channel answers, in the model's time zone: a range per weekday (Monday
     first), None where it is closed all day."""
 
     channel: str
-    days: tuple[OpenRange | None, ...]
+    days: tuple[OpeningHours | None, ...]
 
     def __str__(self) -> str:
         """The days in words, runs of equal days joined: ``mon-fri 09:00-20:00, sat …``."""
@@ -355,7 +342,7 @@ class _Reader:
         if not isinstance(value, dict):
             raise self.fail(place, f"must be opening hours such as \"08:00-22:00\" or a table of"
                                    f" days such as {{ mon-fri = \"09:00-20:00\" }}; got {value!r}.")
-        days: list[OpenRange | None] = [None] * 7
+        days: list[OpeningHours | None] = [None] * 7
         for key, text in value.items():
             first, _, last = key.partition("-")
             if first not in WEEKDAYS or (last and last not in WEEKDAYS):
@@ -368,7 +355,7 @@ class _Reader:
                 days[day] = chosen
         return ServiceHours(channel, tuple(days))
 
-    def open_range(self, value, place: str) -> OpenRange:
+    def open_range(self, value, place: str) -> OpeningHours:
         match = _HOURS.match(value) if isinstance(value, str) else None
         if not match:
             raise self.fail(place, f"must be opening hours such as \"08:00-22:00\"; got {value!r}.")
@@ -380,7 +367,7 @@ class _Reader:
             raise self.fail(place, f"{value!r} is not a time of day range.") from None
         if closes != dt.time(0) and closes <= opens:
             raise self.fail(place, f"{value!r} closes before it opens.")
-        return OpenRange(opens, closes)
+        return OpeningHours(opens, closes)
 
     def labels(self, raw: dict) -> Labels:
         names: dict[str, dict[str, dict[str, str]]] = {}
@@ -642,7 +629,6 @@ def channel_hours(model: CompanyModel, when: dt.datetime | None = None):
     (None when it declares none), in local time at the time zone's UTC offset on ``when``
     (default: 1 January of this year). A fixed offset: daylight-saving changes are not
     followed, as in :mod:`corridor.access`."""
-    from .access import OpeningHours
     from .access import ServiceHours as AccessHours
 
     if not model.service_hours:
@@ -650,6 +636,4 @@ def channel_hours(model: CompanyModel, when: dt.datetime | None = None):
     when = when or dt.datetime(dt.date.today().year, 1, 1)
     offset = ZoneInfo(model.timezone).utcoffset(when.replace(tzinfo=None))
     minutes = int(offset.total_seconds() // 60)
-    return {h.channel: AccessHours(tuple(None if r is None else OpeningHours(r.opens, r.closes)
-                                         for r in h.days), minutes)
-            for h in model.service_hours}
+    return {h.channel: AccessHours(h.days, minutes) for h in model.service_hours}

@@ -113,15 +113,15 @@ def journey_kpis(events: ir.Table, model: CompanyModel, *,
     w = case_window(events)
     ordered = events.mutate(_next=events.seq.lead().over(w))
     last_ok = (ordered._next.isnull() & (ordered.outcome.fill_null("ok") == "ok"))
-    per_case_columns = {
-        "contacts": ordered.count(),
-        "last_ok": last_ok.cast("int64").max(),
-    }
-    goals = {j.name: j.goal for j in model.journeys if j.goal}
-    for position, goal in enumerate(dict.fromkeys(goals.values())):
-        per_case_columns[f"_goal{position}"] = ordered.touchpoint.isin(list(goal)).cast("int64").max()
-    goal_column = {g: f"_goal{i}" for i, g in enumerate(dict.fromkeys(goals.values()))}
-    per_case = ordered.group_by("case_id").aggregate(**per_case_columns)
+    # one column per distinct goal: did the case reach it (types may share a goal)
+    goal_column = {goal: f"_goal{i}" for i, goal in
+                   enumerate(dict.fromkeys(j.goal for j in model.journeys if j.goal))}
+    per_case = ordered.group_by("case_id").aggregate(
+        contacts=ordered.count(),
+        last_ok=last_ok.cast("int64").max(),
+        **{column: ordered.touchpoint.isin(list(goal)).cast("int64").max()
+           for goal, column in goal_column.items()},
+    )
     typed = case_journeys(events if typed_from is None else typed_from, model, touchpoints)
     per_case = per_case.left_join(typed, per_case.case_id == typed.case_id)
 
