@@ -3,9 +3,11 @@
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from corridor.errors import RejectRateExceeded
 from corridor.ingest import ingest_file
 from corridor.store import Project
 
@@ -38,6 +40,12 @@ def test_every_row_lands_in_exactly_one_place_and_reingest_is_a_no_op(rows):
         path = tmp / "t.csv"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         with Project.create(tmp / "p.duckdb") as project:
+            if rows and len(bad_lines) == len(rows):
+                # a file of bad rows only is refused whole, so it can load once fixed
+                with pytest.raises(RejectRateExceeded, match="all .* rows were rejected"):
+                    ingest_file(project, "transactions", path)
+                assert project.con.execute("SELECT count(*) FROM loads").fetchone()[0] == 0
+                return
             result = ingest_file(project, "transactions", path)
             assert result.read == len(rows)
             assert result.read == result.accepted + result.rejected
