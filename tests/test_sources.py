@@ -524,3 +524,80 @@ def test_xml_that_is_not_an_event_log_is_refused(tmp_path):
     path = write_bytes(tmp_path / "other.xes", b"<?xml version='1.0'?><html><body/></html>")
     with pytest.raises(SourceFormatError, match="not an XES event log"):
         read_all(path)
+
+
+# -- hostile files: limits that keep a reader's memory bounded ------------------------------
+
+
+def test_a_wide_csv_is_handed_on_in_batches_within_the_cell_budget(tmp_path):
+    from corridor.sources import BATCH_CELLS
+
+    width, rows = 500, 10_000
+    lines = [",".join(f"h{i}" for i in range(width))]
+    lines += [",".join(str(r) for _ in range(width)) for r in range(rows)]
+    source = open_source(write_bytes(tmp_path / "wide.csv", ("\n".join(lines) + "\n").encode()))
+    sizes = [table.num_rows for table, _ in source.batches()]
+    assert sum(sizes) == rows
+    assert max(sizes) * (width + 1) <= BATCH_CELLS
+
+
+def test_sparse_json_lines_keys_do_not_multiply_into_a_huge_batch(tmp_path):
+    from corridor.sources import BATCH_CELLS, MAX_COLUMNS
+
+    keys = MAX_COLUMNS - 10
+    lines = [json.dumps({"id": i, f"k{i % keys}": i}) for i in range(6_000)]
+    source = open_source(write_bytes(tmp_path / "sparse.jsonl", ("\n".join(lines) + "\n").encode()))
+    batches = [table for table, _ in source.batches()]
+    assert sum(t.num_rows for t in batches) == 6_000
+    assert max(t.num_rows * t.num_columns for t in batches) <= BATCH_CELLS + keys + 2
+
+
+def test_bad_rows_are_handed_on_as_they_come_not_all_at_the_end(tmp_path):
+    data = b"a,b,c\n" + b"1,2\n" * 250_000
+    options = SourceOptions(batch_rows=100_000, block_bytes=1 << 16)  # 16,384 lines a block
+    source = open_source(write_bytes(tmp_path / "bad.csv", data), options)
+    counts = [len(bad) for _, bad in source.batches()]
+    assert sum(counts) == 250_000 and max(counts) <= 100_000 + (1 << 14)
+
+
+def test_a_parquet_file_wider_than_the_column_limit_stops_with_one_sentence(tmp_path):
+    from corridor.sources import MAX_COLUMNS
+
+    path = tmp_path / "wide.parquet"
+    pq.write_table(pa.table({f"c{i}": [i] for i in range(MAX_COLUMNS + 1)}), path)
+    with pytest.raises(SourceFormatError) as error:
+        open_source(path)
+    assert f"{MAX_COLUMNS + 1:,} columns" in assert_one_sentence_naming(error.value, path)
+
+
+def test_a_second_byte_order_mark_does_not_stick_to_the_first_column_name(tmp_path):
+    data = "\ufeff\ufeff".encode() + b"customer_id,x\nc1,1\n"
+    source, rows, _ = read_all(write_bytes(tmp_path / "bombom.csv", data))
+    assert source.columns == ["customer_id", "x"] and rows[0]["customer_id"] == "c1"
+
+
+def test_a_file_name_that_is_not_utf8_is_refused_with_one_sentence(tmp_path):
+    path = tmp_path / "caf\udce9.csv"  # the Latin-1 byte 0xE9 in a UTF-8 file system
+    path.write_bytes(b"a,b\n1,2\n")
+    with pytest.raises(SourceFormatError) as error:
+        open_source(path)
+    message = str(error.value)
+    assert "caf\\xe9.csv" in message and "\n" not in message
+
+
+def test_control_characters_in_names_are_escaped_in_reader_messages(tmp_path):
+    path = write_bytes(tmp_path / "esc\x1b[2J.csv", b"a\x1b]0;x\x07,a\x1b]0;x\x07\n1,2\n")
+    with pytest.raises(SourceFormatError) as error:
+        open_source(path)
+    message = str(error.value)
+    assert "\x1b" not in message and "\x07" not in message
+    assert "esc\\x1b[2J.csv" in message and "a\\x1b]0;x\\x07" in message
+
+
+def test_a_parquet_row_longer_than_the_record_limit_fails_only_that_row(tmp_path):
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"id": ["c1", "c2"], "note": ["x" * 5000, "ok"]}), path)
+    _, rows, bad = read_all(path, SourceOptions(max_record_bytes=1000))
+    assert [r["id"] for r in rows] == ["c2"]
+    assert [(b.line, b.reason) for b in bad] == [
+        (1, "the row is longer than the limit of 1,000 bytes")]

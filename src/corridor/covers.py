@@ -18,7 +18,8 @@ def describe_filter(flt: EventFilter | None) -> str:
     parts = []
     for label, values in (("segment", flt.segments), ("level", flt.levels),
                           ("channel", flt.channels), ("department", flt.departments),
-                          ("outcome", flt.outcomes), ("touchpoint", flt.touchpoints)):
+                          ("outcome", flt.outcomes), ("touchpoint", flt.touchpoints),
+                          ("lifecycle", flt.lifecycles)):
         if values:
             parts.append(f"{label} {' or '.join(values)}")
     period = ""

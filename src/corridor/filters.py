@@ -1,5 +1,5 @@
-"""Filters on events: period, customer segment and level, channel, department, outcome
-and touchpoint.
+"""Filters on events: period, customer segment and level, channel, department, outcome,
+touchpoint and lifecycle.
 
 Filtering works on events, not on whole cases: an event that does not match is removed
 from its case's sequence and the rest of the case stays. Filter by channel "web" and a
@@ -7,6 +7,12 @@ case web → phone → web becomes web → web. A case with no matching event di
 
 Every criterion is a tuple of accepted values; an empty tuple accepts everything.
 Criteria combine with AND; values inside one criterion combine with OR.
+
+*Lifecycle* is the XES ``lifecycle:transition`` of an event (schedule, start, complete,
+...): a source that records every activity instance as several events (BPIC 2012 writes
+SCHEDULE, START and COMPLETE) is read one event per instance with ``lifecycles=
+("complete",)``. Lifecycle values are compared without regard to case, and an event
+without a lifecycle does not pass a lifecycle filter.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from datetime import date, datetime, timedelta, timezone
 import ibis.expr.types as ir
 
 from .errors import InputError
-from .schema import LEVELS, OUTCOMES
+from .schema import LEVELS, LIFECYCLE, OUTCOMES
 
 
 @dataclass(frozen=True)
@@ -38,10 +44,11 @@ class EventFilter:
     departments: tuple[str, ...] = ()
     outcomes: tuple[str, ...] = ()
     touchpoints: tuple[str, ...] = ()
+    lifecycles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("segments", "levels", "channels", "departments", "outcomes",
-                     "touchpoints"):
+                     "touchpoints", "lifecycles"):
             value = getattr(self, name)
             if isinstance(value, str) or not isinstance(value, tuple):
                 raise InputError(
@@ -84,6 +91,8 @@ def apply(
         keep.append(events.outcome.isin(flt.outcomes))
     if flt.touchpoints:
         keep.append(events.touchpoint.isin(flt.touchpoints))
+    if flt.lifecycles:
+        keep.append(_lifecycle_in(events, flt.lifecycles))
     if flt.channels:
         keep.append(_own_or_declared(events, touchpoints, "channel", flt.channels))
     if flt.departments:
@@ -104,6 +113,15 @@ def apply(
             chosen = chosen.filter(chosen.level.isin(flt.levels))
         filtered = filtered.semi_join(chosen.select("customer_id"), "customer_id")
     return filtered
+
+
+def _lifecycle_in(events: ir.Table, accepted: tuple[str, ...]) -> ir.BooleanValue:
+    if LIFECYCLE not in events.columns:
+        raise InputError(
+            "Filtering by lifecycle needs a lifecycle column in the events, and these"
+            " events have none."
+        )
+    return events[LIFECYCLE].lower().isin(tuple(v.lower() for v in accepted))
 
 
 def _own_or_declared(

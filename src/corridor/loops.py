@@ -6,6 +6,15 @@ three consecutive events of a case (in (timestamp, seq) order) at A, B, A with A
 A-B-A-B holds two (A-B-A and B-A-B), since each return is one more bounce. The
 departments of A and B come from the events, else from the touchpoints table; a ping-pong
 *crosses departments* when both are known and differ.
+
+Both count touchpoint *instances*, not events. A source with an XES lifecycle records one
+instance as several events (BPIC 2012: SCHEDULE, START and COMPLETE of one activity), and
+those are not rework. Within a case, the instances of a touchpoint are its events of one
+lifecycle state: *complete* when it has any there, else *start*, else the first other
+state in alphabetical order (compared without regard to case). Events without a
+lifecycle are instances each, so events with no lifecycle at all (most sources) count
+exactly as before. Two completed visits of a touchpoint are a repeat; schedule, start and
+complete of one visit are not.
 """
 
 from __future__ import annotations
@@ -13,10 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
+import ibis
 from ibis import _
 
 from .flow import as_int, as_text, from_touchpoints, share
 from .ordering import case_window
+from .schema import LIFECYCLE
 
 
 @dataclass(frozen=True)
@@ -101,7 +112,9 @@ def loops(
     across_departments: bool = False,
 ) -> Loops:
     """Repeats per touchpoint and A-B-A ping-pongs (only those crossing departments when
-    ``across_departments``)."""
+    ``across_departments``). Events are first reduced to touchpoint instances
+    (:func:`instances`)."""
+    events = instances(events)
     visits = events.group_by(["case_id", "touchpoint"]).aggregate(visits=_.count())
     visits = visits.mutate(extra=visits.visits - 1)
     per_touchpoint = (
@@ -176,6 +189,26 @@ def loops(
         repeats=tuple(repeats),
         ping_pongs=tuple(ping_pongs),
     )
+
+
+def instances(events: ir.Table) -> ir.Table:
+    """The events that stand for one touchpoint instance each (see the module
+    docstring), with the columns of ``events``. Events without a ``lifecycle`` column
+    are returned as they are."""
+    if LIFECYCLE not in events.columns:
+        return events
+    state = events[LIFECYCLE].lower()
+    # the preferred state sorts first: complete, then start, then the others by name
+    rank = (
+        ibis.cases((state == "complete", "0"), (state == "start", "1"), else_="2" + state)
+    )
+    ranked = events.mutate(_instance_rank=rank)
+    w = ibis.window(group_by=[ranked.case_id, ranked.touchpoint])
+    chosen = ranked.mutate(_instance_best=ranked._instance_rank.min().over(w))
+    kept = chosen.filter(
+        chosen[LIFECYCLE].isnull() | (chosen._instance_rank == chosen._instance_best)
+    )
+    return kept.select(*events.columns)
 
 
 def _ping_pongs(events: ir.Table) -> ir.Table:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 class ColumnType(enum.Enum):
@@ -131,6 +131,9 @@ SPECS: dict[Kind, TableSpec] = {
             Column("duration_seconds", T.NUMBER),
             Column("cost", T.NUMBER),
             Column("department_id", T.TEXT),
+            # XES lifecycle:transition (schedule, start, complete...) as the source wrote
+            # it; one touchpoint instance may leave several events (schema 6)
+            Column("lifecycle", T.TEXT),
         ),
     ),
     Kind.TRANSACTIONS: TableSpec(
@@ -165,6 +168,7 @@ SPECS: dict[Kind, TableSpec] = {
 LOAD_ID = "load_id"
 SEQ = "seq"
 ATTRIBUTES = "attributes"
+LIFECYCLE = "lifecycle"  # the optional events column lifecycle filters and loops read
 PII_TABLE = "customer_pii"
 
 # Ingest-facing key per kind: the column a later row must not repeat for reference tables.

@@ -20,6 +20,15 @@ Whatever makes a whole file unreadable (unknown format, broken gzip, corrupt Par
 malformed XML, an unusable CSV header) raises :class:`SourceFormatError` with one
 sentence naming the file and, where known, the line. Such an error may surface after
 some batches were yielded; the caller discards the whole file then.
+
+A hostile file meets the limits below (README, "corridor ingest", Limits): too many
+columns or keys, or gzip data that inflates like a decompression bomb, stop the file
+with one sentence; an over-long record, or JSON nested deeper than Python's parser goes (about a thousand
+levels), fails its own row.
+Batches are bounded in cells and bytes, not only rows, so a wide file streams in the
+same memory as a narrow one. Messages show file content (names, paths) through
+:func:`corridor.errors.printable`, so a control character in a file cannot drive the
+terminal that shows the message.
 """
 
 from __future__ import annotations
@@ -32,6 +41,7 @@ import itertools
 import json
 import math
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,20 +51,42 @@ from typing import BinaryIO, Protocol
 import numpy as np
 import pyarrow as pa
 
-from .errors import CorridorError, InputError, SourceFormatError
+from .errors import CorridorError, InputError, SourceFormatError, printable
 
 LINE_COLUMN = "_line"
-FORMATS = ("csv", "parquet", "jsonl", "xes")
+
+# -- limits on what one file may hold (README, "corridor ingest", Limits) -----------------
+MAX_COLUMNS = 2_000
+"""Columns of a CSV header or Parquet file, different keys of a JSON Lines file, and
+different event and trace attributes of an XES log; more stops the file."""
+MAX_RECORD_BYTES = 64 << 20
+"""A CSV line or quoted record, or a JSON line; a longer one is a rejected row."""
+MAX_XES_TEXT_BYTES = 10_000_000
+"""One XES attribute value or text node (libxml2's own limit); a longer one stops the
+file, as does XML nested deeper than 256 elements."""
+GZIP_MAX_RATIO = 100
+"""gzip data may inflate to at most this many times the compressed bytes read so far..."""
+GZIP_RATIO_FROM = 64 << 20
+"""...once it has inflated to this many bytes (less may inflate further)..."""
+GZIP_MAX_BYTES = 64 << 30
+"""...and never beyond this many bytes; more stops the file as a decompression bomb."""
+BATCH_CELLS = 2_000_000
+"""Rows times columns in one batch: a wide file is passed on in fewer rows at a time."""
+BATCH_BYTES = 64 << 20
+"""Bytes of values in one batch, whatever its rows."""
+FORMATS = ("csv", "parquet", "jsonl", "xes", "ocel")
 DELIMITERS = (",", ";", "\t", "|")
 _SUFFIXES = {
     ".csv": "csv", ".tsv": "csv", ".txt": "csv",
     ".parquet": "parquet", ".pq": "parquet",
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
     ".xes": "xes",
+    ".sqlite": "ocel", ".sqlite3": "ocel", ".jsonocel": "ocel",  # OCEL 2.0: corridor.ocel
 }
 _GZIP_MAGIC = b"\x1f\x8b"
 _SAMPLE_BYTES = 1 << 20
 _BAD_TEXT = re.compile("[\udc80-\udcff]")  # what 'surrogateescape' makes of undecodable bytes
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # Appended to a block: if the csv module reads it as a record of its own, every record
 # before it was complete; if a quoted field swallows it, the last record is still open.
 _SENTINEL_LINE = "\udcff\udcfe\udcfd\n"
@@ -66,18 +98,22 @@ class SourceOptions:
     encoding: str | None = None  # None = detect
     quotechar: str = '"'
     batch_rows: int = 100_000
-    max_record_bytes: int = 64 << 20  # a longer line or quoted record becomes a BadRow
+    max_record_bytes: int = MAX_RECORD_BYTES  # a longer line or record becomes a BadRow
     block_bytes: int = 4 << 20  # how much is read and parsed at a time
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BadRow:
-    """A record the reader could not make into fields; ``raw`` is its text."""
+    """A record the reader could not make into fields; ``raw`` is its text. Slotted and
+    with its reason interned: a file may hold millions of them."""
 
     line: int
     column: str | None
     reason: str
     raw: str
+
+    def __post_init__(self):
+        object.__setattr__(self, "reason", sys.intern(self.reason))
 
     def to_dict(self) -> dict:
         return {"line": self.line, "column": self.column, "reason": self.reason, "raw": self.raw}
@@ -102,13 +138,28 @@ def open_source(
     """Open ``path`` for streaming; ``format`` overrides detection from the suffix."""
     path = Path(path)
     _check_options(options)
+    if _BAD_TEXT.search(str(path)):
+        raise SourceFormatError(
+            f"The file name {printable(path.name)} holds bytes that are not UTF-8 text;"
+            " rename the file and load it again."
+        )
     gz = _is_gzip(path)
     fmt = format if format is not None else _format_from_suffix(path)
     if fmt not in FORMATS:
         raise SourceFormatError(
-            f"{path.name}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}."
+            f"{printable(path.name)}: unknown format '{printable(fmt)}'; expected one of {', '.join(FORMATS)}."
         )
+    if fmt == "jsonl" and format is None and not gz and path.suffix.lower() == ".json":
+        from .ocel import looks_like_ocel_json
+
+        fmt = "ocel" if looks_like_ocel_json(path) else fmt
     with _as_source_error(path):
+        if gz and fmt in ("csv", "jsonl", "xes"):
+            _check_inflation(path)
+        if fmt == "ocel":
+            from .ocel import open_ocel
+
+            return open_ocel(path, options.batch_rows)
         if fmt == "csv":
             return CsvSource(path, options, gz)
         if fmt == "jsonl":
@@ -116,7 +167,7 @@ def open_source(
         if fmt == "xes":
             return XesSource(path, options, gz)
         if gz:
-            raise SourceFormatError(f"{path.name} is gzip-compressed Parquet; unpack it first.")
+            raise SourceFormatError(f"{printable(path.name)} is gzip-compressed Parquet; unpack it first.")
         return ParquetSource(path, options)
 
 
@@ -148,8 +199,9 @@ def _format_from_suffix(path: Path) -> str:
     if suffixes and suffixes[-1] in _SUFFIXES:
         return _SUFFIXES[suffixes[-1]]
     raise SourceFormatError(
-        f"{path.name}: cannot tell the format from the file name; use a .csv, .tsv, .txt,"
-        " .parquet, .jsonl, .ndjson, .json or .xes file (optionally .gz)."
+        f"{printable(path.name)}: cannot tell the format from the file name; use a .csv, .tsv, .txt,"
+        " .parquet, .jsonl, .ndjson, .json or .xes file (optionally .gz), or an OCEL 2.0"
+        " .sqlite or .json log."
     )
 
 
@@ -175,8 +227,8 @@ def _unreadable(path: Path, error: BaseException) -> SourceFormatError:
         what = "permission denied"
     else:
         what = str(error) or type(error).__name__
-    what = " ".join(what.split()).rstrip(".")  # one line, whatever the library wrote
-    return SourceFormatError(f"{path.name} cannot be read: {what}.")
+    what = printable(" ".join(what.split()).rstrip("."))  # one line, whatever it wrote
+    return SourceFormatError(f"{printable(path.name)} cannot be read: {what}.")
 
 
 def _open_binary(path: Path, gz: bool) -> tuple[BinaryIO, BinaryIO]:
@@ -184,13 +236,72 @@ def _open_binary(path: Path, gz: bool) -> tuple[BinaryIO, BinaryIO]:
     raw = open(path, "rb")
     if not gz:
         return raw, raw
-    return raw, gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw, _GuardedGzip(path, raw)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / (1 << 30):,.0f} GB" if size >= 1 << 30 else f"{size / (1 << 20):,.0f} MB"
+
+
+class _GuardedGzip(gzip.GzipFile):
+    """gzip data that stops, with one sentence, when it inflates like a bomb: past
+    GZIP_RATIO_FROM bytes, to more than GZIP_MAX_RATIO times the compressed bytes read
+    so far, or to more than GZIP_MAX_BYTES in any case."""
+
+    def __init__(self, path: Path, raw: BinaryIO):
+        super().__init__(fileobj=raw, mode="rb")
+        self._path = path
+        self._raw = raw
+        self._inflated = 0
+
+    @property
+    def inflated(self) -> int:
+        return self._inflated
+
+    def _count(self, data: bytes) -> bytes:
+        self._inflated += len(data)
+        if self._inflated > GZIP_RATIO_FROM:
+            packed = max(1, self._raw.tell())
+            if self._inflated > GZIP_MAX_BYTES:
+                why = f"more than {_megabytes(GZIP_MAX_BYTES)}, the most corridor unpacks"
+            elif self._inflated > GZIP_MAX_RATIO * packed:
+                why = (f"{_megabytes(self._inflated)} from its first {packed:,} bytes, over"
+                       f" {GZIP_MAX_RATIO} times as much")
+            else:
+                return data
+            raise SourceFormatError(
+                f"{printable(self._path.name)} inflates to {why}, so corridor stops it as a"
+                " likely decompression bomb; unpack it and load the unpacked file if it is"
+                " genuine."
+            )
+        return data
+
+    def read(self, size=-1):
+        return self._count(super().read(size))
+
+    def read1(self, size=-1):
+        return self._count(super().read1(size))
+
+    def readline(self, size=-1):
+        return self._count(super().readline(size))
 
 
 def _read_sample(path: Path, gz: bool) -> bytes:
     raw, stream = _open_binary(path, gz)
     try:
         return stream.read(_SAMPLE_BYTES)
+    finally:
+        stream.close()
+        raw.close()
+
+
+def _check_inflation(path: Path) -> None:
+    """Inflate the start of gzip data just past GZIP_RATIO_FROM, so that a bomb stops
+    before any of it is parsed (reading checks the rest as it goes)."""
+    raw, stream = _open_binary(path, True)
+    try:
+        while stream.read(_SAMPLE_BYTES) and stream.inflated <= GZIP_RATIO_FROM:
+            pass
     finally:
         stream.close()
         raw.close()
@@ -390,14 +501,22 @@ class _Utf8Blocks:
 
 
 class _Rebatcher:
-    """Collects tables of any size and hands them out ``size`` rows at a time."""
+    """Collects tables of any size and hands them out in batches of at most ``size``
+    rows and BATCH_CELLS rows times columns, and of about BATCH_BYTES bytes at most.
+    Bad rows are handed out with the next batch, or on their own once ``size`` of them
+    are waiting, so neither kind piles up."""
 
     def __init__(self, size: int, empty: Callable[[], pa.Table]):
         self._size = size
         self._empty = empty  # the table to hand out when only bad rows are pending
         self._tables: list[pa.Table] = []
         self._rows = 0
+        self._bytes = 0
         self._bad: list[BadRow] = []
+
+    def _limit(self) -> int:
+        width = self._tables[-1].num_columns if self._tables else 1
+        return max(1, min(self._size, BATCH_CELLS // width))
 
     def add(
         self, table: pa.Table | None, bad: list[BadRow]
@@ -406,24 +525,40 @@ class _Rebatcher:
         if table is not None and table.num_rows:
             self._tables.append(table)
             self._rows += table.num_rows
-        while self._rows >= self._size:
-            yield self._take(self._size)
+            self._bytes += table.nbytes
+        while self._rows >= self._limit() or (self._rows and self._bytes >= BATCH_BYTES):
+            yield self._take(min(self._rows, self._limit()))
+        if len(self._bad) >= self._size:
+            bad, self._bad = self._bad, []
+            yield self._empty(), bad
 
     def finish(self) -> Iterator[tuple[pa.Table, list[BadRow]]]:
+        while self._rows > self._limit():
+            yield self._take(self._limit())
         if self._rows or self._bad:
             yield self._take(self._rows)
 
     def _take(self, n: int) -> tuple[pa.Table, list[BadRow]]:
-        if not self._tables:
-            whole = self._empty()
-        elif len(self._tables) == 1:
-            whole = self._tables[0]
+        picked: list[pa.Table] = []
+        count = 0
+        while count < n:
+            table = self._tables[0]
+            if table.num_rows <= n - count:
+                picked.append(self._tables.pop(0))
+                count += table.num_rows
+            else:
+                picked.append(table.slice(0, n - count))
+                self._tables[0] = table.slice(n - count)
+                count = n
+        self._rows -= n
+        self._bytes = sum(t.nbytes for t in self._tables)
+        if not picked:
+            batch = self._empty()
+        elif len(picked) == 1:
+            batch = picked[0]
         else:
-            schema = self._tables[-1].schema  # the newest has every column (they only grow)
-            whole = pa.concat_tables([_conform(t, schema) for t in self._tables])
-        batch, rest = whole.slice(0, n), whole.slice(n)
-        self._tables = [rest] if rest.num_rows else []
-        self._rows = rest.num_rows
+            schema = picked[-1].schema  # the newest has every column (they only grow)
+            batch = pa.concat_tables([_conform(t, schema) for t in picked])
         bad, self._bad = self._bad, []
         return batch, bad
 
@@ -550,7 +685,10 @@ class _ScannedText:
         chunks = self._scan(None)
         try:
             for chunk in chunks:
-                yield from rebatcher.add(chunk.table, chunk.bad)
+                tables = chunk.tables if isinstance(chunk, _JsonChunk) else [chunk.table]
+                for table in tables[:-1]:
+                    yield from rebatcher.add(table, [])
+                yield from rebatcher.add(tables[-1] if tables else None, chunk.bad)
         finally:
             chunks.close()
         yield from rebatcher.finish()
@@ -607,7 +745,7 @@ class CsvSource(_ScannedText):
         try:
             first = next(items, None)
             if first is None:
-                raise SourceFormatError(f"{path.name} is empty; expected a header row.")
+                raise SourceFormatError(f"{printable(path.name)} is empty; expected a header row.")
             self.delimiter = options.delimiter or self._guess_delimiter(first[0])
             self._dialect = _dialect(self.delimiter, self.quotechar)
             self.columns, _, _, _ = self._take_header(itertools.chain([first], items))
@@ -646,24 +784,31 @@ class CsvSource(_ScannedText):
             _, line, rest, rest_is_last = self._take_header(items)
             carry = b""
             limit = self.options.max_record_bytes
+            # A record left open is parsed again only once the text after its start has
+            # doubled, so a quote that never closes costs linear time, not quadratic.
+            left_open = 0
             for item, last in itertools.chain([(rest, rest_is_last)], items):
                 if isinstance(item, _LongLine):
                     # an open record running into the over-long line fails with it
                     text = carry + item.prefix
                     yield self._too_long(line, text, want, "line")
                     line += _count_lines(carry) + 1
-                    carry = b""
+                    carry, left_open = b"", 0
                     continue
                 data = carry + item if carry else item
                 if not data:
                     continue
+                if left_open and not last and len(data) < min(2 * left_open, limit):
+                    carry = data
+                    continue
                 chunk = self._parse(data, line, last, want)
                 yield chunk
                 line, carry = chunk.end_line, chunk.carry
+                left_open = len(carry)
                 if len(carry) > limit:
                     yield self._too_long(line, carry, want, "quoted record")
                     line += _count_lines(carry)
-                    carry = b""
+                    carry, left_open = b"", 0
         finally:
             items.close()
 
@@ -733,6 +878,11 @@ class CsvSource(_ScannedText):
             invalid.append(row)
             return "skip"
 
+        if not data.isascii():
+            try:  # the invalid-row handler would fail on such bytes (and print about it)
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
         names = [f"c{i}" for i in range(self._width)]
         try:
             table = pacsv.read_csv(
@@ -854,7 +1004,7 @@ class CsvSource(_ScannedText):
 
     def _take_header(self, items: Iterator) -> tuple[list[str], int, bytes, bool]:
         """Read the first non-blank record; return (names, next line, rest, rest is last)."""
-        name = self.path.name
+        name = printable(self.path.name)
         buffer = b""
         for item, last in items:
             if isinstance(item, _LongLine):
@@ -889,7 +1039,7 @@ class CsvSource(_ScannedText):
                 if end > n:
                     if start < n and last:
                         raise SourceFormatError(
-                            f"{self.path.name} line {start + 1}: the header row has a quoted"
+                            f"{printable(self.path.name)} line {start + 1}: the header row has a quoted"
                             " field that is never closed."
                         )
                     return None
@@ -899,15 +1049,17 @@ class CsvSource(_ScannedText):
                 start = end
         except csv.Error as error:
             raise SourceFormatError(
-                f"{self.path.name} line {start + 1}: the header row cannot be parsed ({error})."
+                f"{printable(self.path.name)} line {start + 1}: the header row cannot be parsed ({error})."
             ) from None
         return None
 
     def _check_names(self, names: list[str], line: int) -> list[str]:
-        where = f"{self.path.name} line {line}"
+        where = f"{printable(self.path.name)} line {line}"
+        _check_width(self.path, len(names), "the header row has {count} columns", line)
         if any(_BAD_TEXT.search(n) for n in names):
             raise SourceFormatError(f"{where}: the header row is not valid {self.encoding} text.")
         cleaned = [n.strip() for n in names]
+        cleaned[0] = cleaned[0].lstrip("\ufeff").strip()  # a second BOM, from a careless merge
         seen: set[str] = set()
         for number, column in enumerate(cleaned, start=1):
             if not column:
@@ -916,7 +1068,7 @@ class CsvSource(_ScannedText):
                 )
             if column in seen:
                 raise SourceFormatError(
-                    f"{where}: the header names column {column!r} twice; names must be unique."
+                    f"{where}: the header names column '{printable(column)}' twice; names must be unique."
                 )
             if column == LINE_COLUMN:
                 raise SourceFormatError(
@@ -924,6 +1076,17 @@ class CsvSource(_ScannedText):
                 )
             seen.add(column)
         return cleaned
+
+
+def _check_width(path: Path, count: int, what: str, line: int | None = None) -> None:
+    """Stop a file with more than MAX_COLUMNS columns (or keys, or attributes); ``what``
+    says what was counted, with ``{count}`` where the number goes."""
+    if count > MAX_COLUMNS:
+        where = f"{printable(path.name)}{f' line {line:,}' if line else ''}"
+        raise SourceFormatError(
+            f"{where}: {what.format(count=f'{count:,}')}, more than the {MAX_COLUMNS:,}"
+            " columns corridor reads from one file."
+        )
 
 
 def _undecodable_column(row: list[str], names: list[str]) -> str | None:
@@ -976,7 +1139,7 @@ _JSON_KINDS = {list: "an array", str: "a string", int: "a number", float: "a num
 
 @dataclass
 class _JsonChunk:
-    table: pa.Table | None
+    tables: list[pa.Table]  # in parts, each within BATCH_CELLS
     bad: list[BadRow]
     end_line: int
     raws: dict[int, str]
@@ -1014,10 +1177,10 @@ class JsonLinesSource(_ScannedText):
             items.close()
         head = first[0] if first is not None and isinstance(first[0], bytes) else b""
         if first is None or (first[1] and not head.strip()):
-            raise SourceFormatError(f"{path.name} is empty; expected one JSON object per line.")
+            raise SourceFormatError(f"{printable(path.name)} is empty; expected one JSON object per line.")
         if path.name.lower().removesuffix(".gz").endswith(".json") and head.lstrip()[:1] == b"[":
             raise SourceFormatError(
-                f"{path.name} holds a JSON array; corridor reads JSON Lines, one object per line."
+                f"{printable(path.name)} holds a JSON array; corridor reads JSON Lines, one object per line."
             )
         sample = b"\n".join(head.split(b"\n", self._SAMPLE_LINES)[: self._SAMPLE_LINES])
         self._parse(sample, 1, None)
@@ -1047,7 +1210,7 @@ class JsonLinesSource(_ScannedText):
                     reason = (f"the line is longer than the limit of"
                               f" {self.options.max_record_bytes:,} bytes")
                     raws = {line: raw} if want and line in want else {}
-                    yield _JsonChunk(None, [BadRow(line, None, reason, raw)], line + 1, raws)
+                    yield _JsonChunk([], [BadRow(line, None, reason, raw)], line + 1, raws)
                     line += 1
                     continue
                 chunk = self._parse(item, line, want)
@@ -1068,8 +1231,8 @@ class JsonLinesSource(_ScannedText):
                     raws[wanted] = _printable(
                         lines[wanted - line].decode("utf-8", "surrogateescape").removesuffix("\r")
                     )
-            return _JsonChunk(None, [], end_line, raws)
-        objects: list[dict] = []
+            return _JsonChunk([], [], end_line, raws)
+        objects: list[dict[str, str | None]] = []
         object_lines: list[int] = []
         bad: list[BadRow] = []
         known = dict.fromkeys(self.columns)
@@ -1082,34 +1245,51 @@ class JsonLinesSource(_ScannedText):
                 value, end = _JSON.raw_decode(text, len(text) - len(text.lstrip()))
                 if text[end:].strip():
                     raise json.JSONDecodeError("Extra data", text, end)
+                if type(value) is dict:
+                    value = {k: v if type(v) is str else _json_text(v) for k, v in value.items()}
             except UnicodeDecodeError:
                 problem = "not valid UTF-8 text"
+            except RecursionError:
+                problem = "not readable JSON: arrays or objects nested too deeply"
             except ValueError as error:
                 if isinstance(error, json.JSONDecodeError):
                     problem = f"not valid JSON ({error.msg} at column {error.colno})"
                 else:
-                    problem = f"not valid JSON ({error})"
+                    problem = ("not readable JSON: a number with more digits than Python reads"
+                               if "digits" in str(error) else f"not valid JSON ({error})")
             else:
                 if type(value) is not dict:
                     found = _JSON_KINDS.get(type(value), "a value")
                     problem = f"not a JSON object (found {found})"
                 elif LINE_COLUMN in value:
                     problem = f"uses the key {LINE_COLUMN}, reserved for line numbers"
+                elif (b"\\ud" in raw or b"\\uD" in raw) and _has_surrogate(value):
+                    problem = "not text: a \\u escape stands for half of a UTF-16 surrogate pair"
             if problem is not None:
                 text = _printable(raw.decode("utf-8", "surrogateescape").removesuffix("\r"))
                 bad.append(BadRow(number, None, problem, text))
                 continue
             if not known.keys() >= value.keys():
                 known.update(dict.fromkeys(value))
+                _check_width(self.path, len(known),
+                             "the objects up to this line have {count} different keys", number)
             objects.append(value)
             object_lines.append(number)
         existing = set(self.columns)
         self.columns.extend(k for k in known if k not in existing)
-        values = []
-        for key in self.columns:
-            column = [o.get(key) for o in objects]
-            values.append([v if type(v) is str else _json_text(v) for v in column])
-        return _JsonChunk(_string_table(self.columns, values, object_lines), bad, end_line, {})
+        per = max(1, BATCH_CELLS // (len(self.columns) + 1))
+        tables = []
+        for start in range(0, len(objects), per):
+            part = objects[start:start + per]
+            values = [[o.get(key) for o in part] for key in self.columns]
+            tables.append(_string_table(self.columns, values, object_lines[start:start + per]))
+        return _JsonChunk(tables, bad, end_line, {})
+
+
+def _has_surrogate(row: dict[str, str | None]) -> bool:
+    """True when a key or value holds a lone surrogate (JSON can write one as \\ud800)."""
+    return any(_SURROGATE.search(k) or (v is not None and _SURROGATE.search(v))
+               for k, v in row.items())
 
 
 # -- Parquet ----------------------------------------------------------------------------
@@ -1129,17 +1309,18 @@ class ParquetSource:
         self.size_bytes = path.stat().st_size
         self._file = pq.ParquetFile(path)
         self.columns = list(self._file.schema_arrow.names)
+        _check_width(path, len(self.columns), "the file has {count} columns")
         self._rows = self._file.metadata.num_rows
         self._rows_read = 0
         duplicates = sorted({c for c in self.columns if self.columns.count(c) > 1})
         if duplicates:
             raise SourceFormatError(
-                f"{path.name} has more than one column named {duplicates[0]!r};"
+                f"{printable(path.name)} has more than one column named '{printable(duplicates[0])}';"
                 " names must be unique."
             )
         if LINE_COLUMN in self.columns:
             raise SourceFormatError(
-                f"{path.name}: the column name {LINE_COLUMN} is reserved; rename that column."
+                f"{printable(path.name)}: the column name {LINE_COLUMN} is reserved; rename that column."
             )
 
     def batches(self) -> Iterator[tuple[pa.Table, list[BadRow]]]:
@@ -1176,14 +1357,38 @@ class ParquetSource:
         empty = self._file.schema_arrow.empty_table().append_column(
             LINE_COLUMN, pa.array([], pa.int64()))
         rebatcher = _Rebatcher(self.options.batch_rows, lambda: empty)
-        size = self.options.batch_rows
+        size = max(1, min(self.options.batch_rows, BATCH_CELLS // (len(self.columns) + 1)))
         for batch in self._file.iter_batches(batch_size=size, use_threads=False):
             start = self._rows_read
             self._rows_read += batch.num_rows
             lines = pa.array(np.arange(start + 1, self._rows_read + 1), pa.int64())
             table = pa.Table.from_batches([batch]).append_column(LINE_COLUMN, lines)
-            yield from rebatcher.add(table, [])
+            table, bad = self._without_long_rows(table)
+            yield from rebatcher.add(table, bad)
         yield from rebatcher.finish()
+
+    def _without_long_rows(self, table: pa.Table) -> tuple[pa.Table, list[BadRow]]:
+        """Rows whose text and binary values hold more than ``max_record_bytes`` become
+        BadRows, as an over-long CSV record does."""
+        import pyarrow.compute as pc
+
+        limit = self.options.max_record_bytes
+        sizes = None
+        for column, field in zip(table.columns, table.schema):
+            kind = field.type
+            if (pa.types.is_string(kind) or pa.types.is_large_string(kind)
+                    or pa.types.is_binary(kind) or pa.types.is_large_binary(kind)):
+                if column.nbytes <= limit:
+                    continue  # no value of it can be too long
+                length = pc.fill_null(pc.binary_length(column), 0).cast(pa.int64())
+                sizes = length if sizes is None else pc.add(sizes, length)
+        if sizes is None or pc.max(sizes).as_py() <= limit:
+            return table, []
+        long = pc.greater(sizes, limit)
+        reason = f"the row is longer than the limit of {limit:,} bytes"
+        bad = [BadRow(line, None, reason, f"(row {line} of the Parquet file)")
+               for line in table.filter(long).column(LINE_COLUMN).to_pylist()]
+        return table.filter(pc.invert(long)), bad
 
 
 # -- XES --------------------------------------------------------------------------------
@@ -1260,9 +1465,9 @@ class XesSource:
         self._recent: pa.Table | None = None
         events = self._events()
         try:
-            for count, (_, row, in_trace) in enumerate(events, start=1):
+            for count, (line, row, in_trace) in enumerate(events, start=1):
                 if in_trace:
-                    self._learn(row)
+                    self._learn(row, line)
                 if count >= self._SAMPLE_EVENTS:
                     break
         finally:
@@ -1295,10 +1500,13 @@ class XesSource:
     def _render(self, row: dict[str, str]) -> str:
         return _json_object({k: row[k] for k in self.columns if row.get(k) is not None})
 
-    def _learn(self, row: dict[str, str]) -> None:
+    def _learn(self, row: dict[str, str], line: int) -> None:
         if not set(self.columns).issuperset(row):
             known = set(self.columns)
-            self.columns.extend(k for k in row if k not in known)
+            new = [k for k in row if k not in known]
+            _check_width(self.path, len(known) + len(new),
+                         "the events up to this line have {count} different attributes", line)
+            self.columns.extend(new)
 
     def _batches(self) -> Iterator[tuple[pa.Table, list[BadRow]]]:
         self._done = False
@@ -1310,7 +1518,7 @@ class XesSource:
             if not in_trace:
                 bad.append(BadRow(line, None, "the event is outside any trace", _json_object(row)))
                 continue
-            self._learn(row)
+            self._learn(row, line)
             rows.append(row)
             lines.append(line)
             if len(rows) >= self.options.batch_rows:
@@ -1336,17 +1544,16 @@ class XesSource:
             parser = etree.iterparse(
                 stream, events=("start", "end"), tag=("{*}trace", "{*}event"),
                 resolve_entities=False, no_network=True, remove_comments=True,
-                remove_pis=True, huge_tree=True,
+                remove_pis=True, huge_tree=False,  # libxml2's limits on text and depth
             )
             yield from self._walk(parser, raw)
             if parser.root is not None:
                 self._check_root(parser.root)
         except etree.XMLSyntaxError as error:
             line, column = error.position
-            message = " ".join(str(error.msg).split())
             raise SourceFormatError(
-                f"{self.path.name} line {line}, column {column}: the XES file is not"
-                f" well-formed XML ({message})."
+                f"{printable(self.path.name)} line {line}, column {column}:"
+                f" {_xml_problem(str(error.msg))}."
             ) from None
         finally:
             stream.close()
@@ -1355,7 +1562,7 @@ class XesSource:
     def _check_root(self, root) -> None:
         if _local(root.tag) != "log":
             raise SourceFormatError(
-                f"{self.path.name} is not an XES event log: its root element is"
+                f"{printable(self.path.name)} is not an XES event log: its root element is"
                 f" <{_local(root.tag)}>, expected <log>."
             )
 
@@ -1426,6 +1633,31 @@ class XesSource:
         extra = {f"trace:{k}": v for k, v in trace_attributes.items() if k != "concept:name"}
         for line, row in held:
             yield line, {"case_id": case_id, **row, **extra}, True
+
+
+# libxml2's own limits, which guard against hostile XML, in words a user can act on
+_XML_LIMITS = (
+    ("amplification", "the XES file defines entities that expand explosively (an entity"
+                      " bomb), which corridor does not read"),
+    ("external entity", "the XES file refers to an external entity, which corridor does"
+                        " not read"),
+    ("Excessive depth", "the XES file nests elements more than 256 levels deep, the most"
+                        " corridor reads"),
+    ("Resource limit exceeded", f"the XES file holds a value or text longer than"
+                                f" {MAX_XES_TEXT_BYTES:,} bytes, the most corridor reads"),
+    ("huge", f"the XES file holds a value or text longer than {MAX_XES_TEXT_BYTES:,} bytes,"
+             " the most corridor reads"),
+)
+
+
+def _xml_problem(message: str) -> str:
+    """What a libxml2 error means for the user, in one clause."""
+    for clue, meaning in _XML_LIMITS:
+        if clue in message:
+            return meaning
+    message = " ".join(message.split())
+    message = re.sub(r", line \d+, column \d+$", "", message).rstrip(". ")
+    return f"the XES file is not well-formed XML ({printable(message)})"
 
 
 def _read_attributes(parent, into: dict[str, str], stop_at=None) -> None:
