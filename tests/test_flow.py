@@ -213,7 +213,7 @@ def test_missing_waits_can_be_filled_with_the_gap_since_the_previous_event(put):
     rows = [event("a", "order", 0, wait=60), event("a", "install", 3 * 24 * 60)]
     table = put(events_frame(rows))
     plain = {b.touchpoint: b for b in bottlenecks(table).overall}
-    assert plain["install"].waited_events == 0 and plain["install"].total_wait_seconds == 0
+    assert "install" not in plain  # no wait recorded there: not a bottleneck
     filled = {b.touchpoint: b for b in bottlenecks(table, fill_missing_wait=True).overall}
     assert filled["install"].total_wait_seconds == 3 * 86400
     assert filled["order"].total_wait_seconds == 60  # the first event keeps its own wait
@@ -297,3 +297,22 @@ def test_demo_installation_wait_series_shows_the_planted_peak(demo):
     peak = mean_days(planted.peak_from, planted.resolved_on)
     planted_ratio = planted.wait_mean_days_peak / planted.wait_mean_days_before
     assert peak / before == pytest.approx(planted_ratio, rel=0.35)
+
+
+@duckdb_only
+def test_a_log_without_waits_has_no_bottlenecks_and_says_so(put, tmp_path):
+    rows = [event("a", "order", 0), event("a", "install", 60), event("b", "order", 5)]
+    result = bottlenecks(put(events_frame(rows)))
+    assert result.overall == () and result.waits_recorded is False
+    assert result.to_dict()["waits_recorded"] is False
+
+    from helpers import run_cli, write
+
+    project = tmp_path / "p.duckdb"
+    assert run_cli("init", project, "--no-pseudonymise").returncode == 0
+    log = write(tmp_path / "events.csv", "customer_id,touchpoint,timestamp\n"
+                "c1,order,2024-01-01T10:00:00\nc1,install,2024-01-02T10:00:00\n")
+    assert run_cli("ingest", project, "events", log).returncode == 0
+    shown = run_cli("flow", project)
+    assert shown.returncode == 0, shown.stderr
+    assert "no waits recorded" in shown.stdout and " in all" not in shown.stdout

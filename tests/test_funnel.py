@@ -93,6 +93,35 @@ def test_unknown_steps_give_empty_steps_not_errors(put):
 
 
 @duckdb_only
+def test_a_step_no_event_has_is_refused_with_the_nearest_known_touchpoints(put):
+    table = put(events_frame(SHOP))
+    known = {"home", "view", "faq", "cart", "help", "pay"}
+    with pytest.raises(InputError, match=r"'cartt'; nearest known: cart"):
+        funnel(table, ["view", "cartt"], known=known)
+    with pytest.raises(InputError, match=r"'nosuch'; the events' touchpoints are cart,"):
+        funnel(table, ["view", "nosuch"], known=known)
+    # a known step that the events given (a filtered view) never reach still counts 0
+    assert [s.cases for s in funnel(table, ["view", "help"], known=known | {"gone"}).steps] == [4, 1]
+
+
+def test_the_funnel_command_refuses_an_unknown_step_with_exit_two(tmp_path):
+    from helpers import run_cli, write
+
+    project = tmp_path / "p.duckdb"
+    assert run_cli("init", project, "--no-pseudonymise").returncode == 0
+    log = write(tmp_path / "events.csv", "customer_id,touchpoint,timestamp\n"
+                "c1,ad_seen,2024-01-01T10:00:00\nc1,order_online,2024-01-02T10:00:00\n")
+    assert run_cli("ingest", project, "events", log).returncode == 0
+    refused = run_cli("funnel", project, "--step", "ad_seen", "--step", "order_onlin")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip() == ("Error: No event is at the funnel step 'order_onlin';"
+                                      " nearest known: order_online.")
+    later = run_cli("funnel", project, "--step", "ad_seen", "--step", "order_online",
+                    "--from", "2024-01-02", "--json")  # known, only filtered away: 0 cases
+    assert later.returncode == 0, later.stderr
+
+
+@duckdb_only
 def test_funnel_rejects_bad_step_lists(put):
     table = put(events_frame(SHOP))
     with pytest.raises(InputError, match="at least one step"):

@@ -56,7 +56,9 @@ def demo(tmp_path_factory):
                    owner_department_id="D-FLD", due="2026-01-31", why_id=why.why_id)
         bad = write(folder / "late.csv", "customer_id,touchpoint,timestamp\n"
                     f"{who['original']},support_hotline,not a time\n"
-                    "C00000001,support_hotline,not a time either\n")
+                    "C00000001,support_hotline,not a time either\n"
+                    # one good row: a file whose every row is rejected is refused whole
+                    "C00000001,support_hotline,2024-06-01T10:00:00\n")
         ingest_file(p, "events", bad)
     return built.project, who
 

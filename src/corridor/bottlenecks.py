@@ -6,7 +6,9 @@ waits the time since the case's previous event instead; this is off by default b
 the gap between events is mostly the customer's own time (a first bill a month after
 activation, a week between visiting the website and ordering), which would outrank real
 queues. A touchpoint's *load* is the sum of its waits (mean wait x waited events), and
-bottlenecks are ranked by it.
+bottlenecks are ranked by it. Only touchpoints with at least one recorded wait are
+bottlenecks: a log without waits has none (``waits_recorded`` is False, shown as "no waits
+recorded"), never a list of touchpoints waiting 0 s.
 
 The *trend* is a weighted least-squares line through the mean wait of each period (week
 or month, weighted by the events waited in it) over the analysed range (``since``,
@@ -114,8 +116,13 @@ class RegionBottlenecks:
 class Bottlenecks:
     period: Period
     fill_missing_wait: bool
-    overall: tuple[Bottleneck, ...]  # highest load first
+    overall: tuple[Bottleneck, ...]  # highest load first; touchpoints with waits only
     regions: tuple[RegionBottlenecks, ...]  # empty without the customers table
+
+    @property
+    def waits_recorded(self) -> bool:
+        """False when no analysed event has a wait: there is no bottleneck to show."""
+        return bool(self.overall)
 
     def for_region(self, region: str) -> tuple[Bottleneck, ...]:
         for r in self.regions:
@@ -127,6 +134,7 @@ class Bottlenecks:
         return {
             "period": self.period.value,
             "fill_missing_wait": self.fill_missing_wait,
+            "waits_recorded": self.waits_recorded,
             "overall": [b.to_dict() for b in self.overall],
             "regions": [r.to_dict() for r in self.regions],
         }
@@ -168,7 +176,7 @@ def bottlenecks(
         regions = tuple(
             RegionBottlenecks(r, tuple(b for b in ranked if b.region == r)) for r in names
         )
-    return Bottlenecks(period, fill_missing_wait, overall, regions)
+    return Bottlenecks(period, fill_missing_wait, tuple(overall), regions)
 
 
 def _midnight(day: dt.date):
@@ -193,6 +201,7 @@ def _ranked(waits: ir.Table, by_region: bool, period: Period, top: int) -> list[
         p90=p90_of(_.wait),
     )
     frame = totals.execute()
+    frame = frame[frame["waited"] > 0].copy()  # no recorded wait: not a bottleneck
     frame["region"] = frame["region"] if by_region else None
     frame["total"] = frame["total"].fillna(0.0)
     frame = frame.sort_values(

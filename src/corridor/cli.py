@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
-from .errors import CorridorError, InputError
+from .errors import CorridorError, InputError, printable
 
 app = typer.Typer(
     add_completion=False,
@@ -29,7 +29,7 @@ KINDS = ("customers", "departments", "touchpoints", "events", "transactions", "f
 
 
 def _err(message: str) -> None:
-    sys.stderr.write(message.rstrip() + "\n")
+    sys.stderr.write(printable(message.rstrip()) + "\n")  # file content cannot drive the terminal
 
 
 def _print_json(data) -> None:
@@ -132,6 +132,9 @@ def ingest(
     max_reject_rate: float = typer.Option(
         1.0, "--max-reject-rate", help="Refuse a file whose share of bad rows is above this."
     ),
+    replace: bool = typer.Option(
+        False, "--replace", help="Replace the rows of an earlier load of the same file."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the counts as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -147,7 +150,7 @@ def ingest(
     server = find_server(project)
     if server is not None:  # the server is the project's one writer: hand it the files
         results = _ingest_through(server, kind, files, map_file, max_reject_rate, as_json,
-                                  quiet)
+                                  quiet, replace)
         if as_json:
             _print_ingest_json(results)
         return
@@ -158,13 +161,13 @@ def ingest(
             try:
                 result = ingest_file(
                     p, kind, path, mapping=mapping, max_reject_rate=max_reject_rate,
-                    progress=bar,
+                    progress=bar, replace=replace,
                 )
             finally:
                 bar.close()
             results.append(result)
             if not as_json:
-                typer.echo(describe(result))
+                typer.echo(printable(describe(result)))
     if as_json:
         _print_ingest_json(results)
 
@@ -182,7 +185,8 @@ def _print_ingest_json(results) -> None:
 
 
 def _ingest_through(server, kind: str, files: list[Path], map_file: Optional[Path],
-                    max_reject_rate: float, as_json: bool, quiet: bool) -> list:
+                    max_reject_rate: float, as_json: bool, quiet: bool,
+                    replace: bool = False) -> list:
     """Load ``files`` through the server running on the project, one at a time."""
     from .ingest import IngestResult, describe
     from .schema import Kind
@@ -194,12 +198,13 @@ def _ingest_through(server, kind: str, files: list[Path], map_file: Optional[Pat
     mapping = map_file.read_text("utf-8") if map_file else None
     results = []
     for path in files:
-        answer = upload(server, kind, path, mapping=mapping, max_reject_rate=max_reject_rate)
+        answer = upload(server, kind, path, mapping=mapping, max_reject_rate=max_reject_rate,
+                        replace=replace)
         answer["kind"] = Kind(answer["kind"])
         result = IngestResult(**answer)
         results.append(result)
         if not as_json:
-            typer.echo(describe(result))
+            typer.echo(printable(describe(result)))
     return results
 
 
@@ -295,7 +300,7 @@ def rejects(
         return
     for source, line, column, reason, _raw in rows:
         where = f"{source}:{line}" + (f" ({column})" if column else "")
-        typer.echo(f"{where}: {reason}")
+        typer.echo(printable(f"{where}: {reason}"))
 
 
 @app.command()
@@ -366,15 +371,38 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     secure_cookies: Annotated[bool, typer.Option(
         "--secure-cookies", help="Mark the session cookie Secure (behind a TLS proxy).")] = False,
+    trusted_proxy: Annotated[list[str], typer.Option(
+        "--trusted-proxy", help="Address of a reverse proxy whose X-Forwarded-For and"
+        " X-Forwarded-Proto headers are believed (repeatable; default: none).")] = [],
 ) -> None:
     """Serve the web app on a project; people log in with its accounts (corridor user)."""
-    _serve(project, host, port, secure_cookies=secure_cookies)
+    _serve(project, host, port, secure_cookies=secure_cookies,
+           trusted_proxies=tuple(trusted_proxy))
 
 
-def _serve(project: Path, host: str, port: int, secure_cookies: bool = False) -> None:
+def _trusted_proxies(addresses: tuple[str, ...]) -> tuple[str, ...]:
+    """The proxy addresses (or networks), each checked to be one and written plainly."""
+    import ipaddress
+
+    checked = []
+    for address in addresses:
+        try:
+            given = address.strip()
+            checked.append(str(ipaddress.ip_network(given) if "/" in given
+                               else ipaddress.ip_address(given)))
+        except ValueError:
+            raise InputError(f"--trusted-proxy {address!r} is not an IP address or network"
+                             " (e.g. 127.0.0.1 or 10.0.0.0/8).") from None
+    return tuple(checked)
+
+
+def _serve(project: Path, host: str, port: int, secure_cookies: bool = False,
+           trusted_proxies: tuple[str, ...] = ()) -> None:
     """Start the web app. The session secret comes from CORRIDOR_SECRET (at least 32
     characters, not a default), else a fresh random one (sessions then end with the
-    process)."""
+    process). The client's address (for sign-in throttling and the audit log) is the
+    connection's own unless it comes from one of ``trusted_proxies``: only then are
+    X-Forwarded-For and X-Forwarded-Proto believed."""
     import os
     import secrets
     import signal
@@ -382,7 +410,7 @@ def _serve(project: Path, host: str, port: int, secure_cookies: bool = False) ->
     import uvicorn
 
     from .accounts import list_users
-    from .serving import announce, withdraw
+    from .serving import announce, clear_uploads, find, withdraw
     from .store import Project
     from .web import create_app
 
@@ -391,12 +419,15 @@ def _serve(project: Path, host: str, port: int, secure_cookies: bool = False) ->
         raise InputError("CORRIDOR_SECRET is empty; set it to a long random string or"
                          " leave it unset.")
     secret = given if given is not None else secrets.token_urlsafe(48)
+    trusted_proxies = _trusted_proxies(trusted_proxies)
     with Project.open(project, read_only=True) as p:
         active = [u for u in list_users(p) if not u.disabled]
     if not active:
         raise InputError(f"{project} has no active account; add one with"
                          f" 'corridor user add {project} NAME --role admin'.")
     local = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "[::1]"}.get(host, host)
+    if find(project) is None:  # no server loads into it: what is there, a killed one left
+        clear_uploads(project)
     serving = announce(project, f"http://{local}:{port}")
     # uvicorn stops on SIGTERM and then raises it again; ending by SystemExit instead
     # lets the serving file go with the server
@@ -406,7 +437,11 @@ def _serve(project: Path, host: str, port: int, secure_cookies: bool = False) ->
                              run_token=serving.token)
         typer.echo(f"corridor is at http://{host}:{port}/ — log in with an account of the"
                    f" project ({len(active)} active).")
-        uvicorn.run(web_app, host=host, port=port, log_level="warning")
+        # uvicorn believes forwarded headers from 127.0.0.1 unless told otherwise, which
+        # would let any local client choose the address it is throttled and audited by
+        uvicorn.run(web_app, host=host, port=port, log_level="warning",
+                    proxy_headers=bool(trusted_proxies),
+                    forwarded_allow_ips=list(trusted_proxies) or None)
     finally:
         withdraw(project, serving)
 
@@ -425,6 +460,7 @@ ChannelOpt = Annotated[list[str], typer.Option("--channel", help="Only events on
 DepartmentOpt = Annotated[list[str], typer.Option("--department", help="Only events of this department (repeatable).")]
 OutcomeOpt = Annotated[list[str], typer.Option("--outcome", help="Only events with this outcome (repeatable).")]
 TouchpointOpt = Annotated[list[str], typer.Option("--touchpoint", help="Only these touchpoints (repeatable).")]
+LifecycleOpt = Annotated[list[str], typer.Option("--lifecycle", help="Only events of this XES lifecycle state, e.g. complete (repeatable).")]
 EngineOpt = Annotated[str, typer.Option("--engine", help="duckdb (the project file) or spark.")]
 MasterOpt = Annotated[Optional[str], typer.Option("--master", help="Spark master URL (default local[2]).")]
 EventsOpt = Annotated[Optional[str], typer.Option("--events", help="With --engine spark: events as a Parquet path or Spark table.")]
@@ -459,13 +495,14 @@ def _day(value: str | None, option: str):
     raise InputError(f"{option} {value!r} must be a day (YYYY-MM-DD).")
 
 
-def _filter(start, end, segment, level, channel, department, outcome, touchpoint):
+def _filter(start, end, segment, level, channel, department, outcome, touchpoint,
+            lifecycle=()):
     from .filters import EventFilter
 
     return EventFilter(
         start=_when(start, "--from"), end=_when(end, "--to"), segments=tuple(segment),
         levels=tuple(level), channels=tuple(channel), departments=tuple(department),
-        outcomes=tuple(outcome), touchpoints=tuple(touchpoint),
+        outcomes=tuple(outcome), touchpoints=tuple(touchpoint), lifecycles=tuple(lifecycle),
     )
 
 
@@ -504,6 +541,7 @@ def journeys(
     project: ProjectArg = None,
     start: FromOpt = None, end: ToOpt = None, segment: SegmentOpt = [], level: LevelOpt = [],
     channel: ChannelOpt = [], department: DepartmentOpt = [], outcome: OutcomeOpt = [],
+    lifecycle: LifecycleOpt = [],
     touchpoint: TouchpointOpt = [],
     goal: Annotated[Optional[str], typer.Option("--goal", help="Touchpoint that ends a successful journey; corridor roles are measured over journeys that reach it. Default: the company model's purchase goal.")] = None,
     top: Annotated[int, typer.Option("--top", help="List this many variants.")] = 20,
@@ -516,7 +554,8 @@ def journeys(
     from .covers import covers
     from .journeys import analyse
 
-    flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
+    flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint,
+                  lifecycle)
     goal = goal or _model(project, engine).purchase_goal or None
     with _tables(project, engine, master, events, customers, touchpoints) as t:
         report = analyse(t.journeys_of(flt), customers=t.customers, touchpoints=t.touchpoints,
@@ -559,6 +598,7 @@ def funnel(
     within: Annotated[Optional[float], typer.Option("--within-days", help="Conversion window from the first step, in days.")] = None,
     start: FromOpt = None, end: ToOpt = None, segment: SegmentOpt = [], level: LevelOpt = [],
     channel: ChannelOpt = [], department: DepartmentOpt = [], outcome: OutcomeOpt = [],
+    lifecycle: LifecycleOpt = [],
     engine: EngineOpt = "duckdb", master: MasterOpt = None, events: EventsOpt = None,
     customers: CustomersOpt = None, touchpoints: TouchpointsOpt = None, as_json: JsonOpt = False,
 ) -> None:
@@ -568,10 +608,11 @@ def funnel(
     from .covers import covers
     from .funnel import funnel as run_funnel
 
-    flt = _filter(start, end, segment, level, channel, department, outcome, ())
+    flt = _filter(start, end, segment, level, channel, department, outcome, (), lifecycle)
     with _tables(project, engine, master, events, customers, touchpoints) as t:
         result = run_funnel(t.journeys_of(flt), steps,
-                            within=None if within is None else timedelta(days=within))
+                            within=None if within is None else timedelta(days=within),
+                            known=_event_touchpoints(t))
         scope = covers(_filtered(t, flt), flt)
     if as_json:
         _print_json({"covers": scope.to_dict(), **result.to_dict()})
@@ -582,6 +623,13 @@ def funnel(
         typer.echo(f"{step.position}. {step.touchpoint}: {step.cases:,} cases{rate}, {step.drop_off:,} dropped")
 
 
+def _event_touchpoints(tables) -> set[str]:
+    """The touchpoints any event has, before filters: the names a step may take."""
+    events = tables.events
+    column = events.select("touchpoint").distinct().to_pyarrow().column(0)
+    return {name for name in column.to_pylist() if name is not None}
+
+
 @app.command()
 def flow(
     project: ProjectArg = None,
@@ -589,6 +637,7 @@ def flow(
     journey: Annotated[Optional[str], typer.Option("--journey", help="Only cases of this journey type of the company model.")] = None,
     start: FromOpt = None, end: ToOpt = None, segment: SegmentOpt = [], level: LevelOpt = [],
     channel: ChannelOpt = [], department: DepartmentOpt = [], outcome: OutcomeOpt = [],
+    lifecycle: LifecycleOpt = [],
     touchpoint: TouchpointOpt = [],
     engine: EngineOpt = "duckdb", master: MasterOpt = None, events: EventsOpt = None,
     customers: CustomersOpt = None, touchpoints: TouchpointsOpt = None, as_json: JsonOpt = False,
@@ -597,7 +646,8 @@ def flow(
     bottlenecks and hand-offs."""
     from .flowreport import flow_report
 
-    flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
+    flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint,
+                  lifecycle)
     model, label = _model(project, engine), _labeller(project, engine)
     with _tables(project, engine, master, events, customers, touchpoints) as t:
         report = flow_report(_filtered(t, flt), model, touchpoints=t.touchpoints,
@@ -626,10 +676,9 @@ def flow(
         for x in d.exit_points[:5]:
             typer.echo(f"  ends at {_named(x.touchpoint, label.tp(x.touchpoint))}: {x.cases:,} ({x.share:.1%})")
     typer.echo("Bottlenecks (waiting × volume):")
-    waited = [b for b in report.bottlenecks.overall if b.total_wait_seconds]
-    if not waited:
+    if not report.bottlenecks.waits_recorded:
         typer.echo("  no waits recorded")
-    for b in waited[:5]:
+    for b in report.bottlenecks.overall[:5]:
         typer.echo(f"  {_named(b.touchpoint, label.tp(b.touchpoint))}: {_duration(b.total_wait_seconds)}"
                    f" in all, trend {b.trend.value}")
     typer.echo("Hand-offs between departments:")
@@ -675,6 +724,7 @@ def access(
     period: Annotated[str, typer.Option("--period", help="week or month, for --by period.")] = "month",
     start: FromOpt = None, end: ToOpt = None, segment: SegmentOpt = [], level: LevelOpt = [],
     channel: ChannelOpt = [], department: DepartmentOpt = [], outcome: OutcomeOpt = [],
+    lifecycle: LifecycleOpt = [],
     touchpoint: TouchpointOpt = [],
     journey: Annotated[Optional[str], typer.Option("--journey", help="Only cases of this journey type of the company model.")] = None,
     engine: EngineOpt = "duckdb", master: MasterOpt = None, events: EventsOpt = None,
@@ -694,7 +744,8 @@ def access(
         raise InputError(f"{exc}; --by takes channel, touchpoint, department or period and --period week or month.") from exc
     from .company import channel_hours
 
-    flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint)
+    flt = _filter(start, end, segment, level, channel, department, outcome, touchpoint,
+                  lifecycle)
     model = _model(project, engine)
     kind = None if journey is None else model.journey(journey)
     with _tables(project, engine, master, events, customers, touchpoints) as t:
@@ -896,9 +947,12 @@ def report(
     level: LevelOpt = [],
     channel: ChannelOpt = [],
     department: DepartmentOpt = [],
+    role: Annotated[str, typer.Option(
+        "--role", help="Write what this role may see: staff (no customer ids or quotes),"
+        " department_head, manager, analyst or admin.")] = "staff",
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
-    """Write one self-contained HTML file with every view of the web app."""
+    """Write one self-contained HTML file with every view of the web app a role may see."""
     from starlette.datastructures import QueryParams
 
     from .report import build_report
@@ -910,11 +964,16 @@ def report(
         for v in values]
     filters = PageFilters.from_query(QueryParams([(k, v) for k, v in pairs if v]))
     say = (lambda _p: None) if quiet else (lambda p: typer.echo(f"rendering {p}", err=True))
-    result = build_report(project, out, language=lang, filters=filters, progress=say)
-    typer.echo(f"{result.path}: {len(result.pages)} views, {result.bytes / 1e6:.1f} MB")
+    result = build_report(project, out, language=lang, filters=filters, role=role,
+                          progress=say)
+    typer.echo(f"{result.path}: {len(result.pages)} views as {result.role.value},"
+               f" {result.bytes / 1e6:.1f} MB")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; the exit code. Every failure is one sentence on stderr and
+    exit 1 (project problems, a full disk, anything unexpected), 2 (bad input) or 3 (too
+    many bad rows); an interrupt (Ctrl-C) exits 130, as shells expect."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
     try:
@@ -927,10 +986,10 @@ def main(argv: list[str] | None = None) -> int:
             show()
         else:
             _err(f"Error: {exc.format_message()}")
-        return exc.exit_code
-    except typer.Abort:
-        _err("Aborted.")
-        return 130
+        return exc.exit_code if exc.exit_code in (1, 2) else 2
+    except typer.Abort:  # a confirmation answered no (or its terminal closed)
+        _err("Aborted; nothing was changed.")
+        return 1
     except CorridorError as exc:
         if debug:
             raise
@@ -942,13 +1001,23 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - the edge: one sentence, never a traceback
         if debug:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        _err(
-            f"Unexpected error ({type(exc).__name__}{': ' + first if first else ''});"
-            " run again with --debug for the details."
-        )
-        return 70
+        _err(unexpected(exc))
+        return 1
     return 0
+
+
+def unexpected(exc: BaseException) -> str:
+    """The one sentence an error that is not a :class:`CorridorError` is shown as: a full
+    disk anywhere in its chain says so and where, anything else names its type and first
+    line."""
+    from .store import disk_full
+
+    full = disk_full(exc)
+    if full is not None:
+        return f"Error: {full}"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return (f"Unexpected error ({type(exc).__name__}{': ' + first if first else ''});"
+            " run again with --debug for the details.")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -488,9 +488,15 @@ def check_against(model: CompanyModel, touchpoints: set[str], where: str) -> Non
     named += [("[waits]", tp) for tp, _ in model.waits.per_touchpoint]
     for place, tp in named:
         if tp not in touchpoints:
-            near = difflib.get_close_matches(tp, sorted(touchpoints), n=3)
-            hint = f"; nearest known: {', '.join(near)}" if near else ""
-            raise InputError(f"{where}: {place}: touchpoint {tp!r} is not in the project{hint}.")
+            raise InputError(f"{where}: {place}: touchpoint {tp!r} is not in the"
+                             f" project{nearest_known(tp, touchpoints)}.")
+
+
+def nearest_known(name: str, known) -> str:
+    """``"; nearest known: a, b, c"``: the up to three names of ``known`` closest to
+    ``name`` (difflib), to end a sentence refusing it; empty when none is close."""
+    near = difflib.get_close_matches(name, sorted(known), n=3)
+    return f"; nearest known: {', '.join(near)}" if near else ""
 
 
 def configure(project, model: CompanyModel, *, where: str = "the company model",

@@ -6,11 +6,17 @@ previous step, in the case's (timestamp, seq) order; touchpoints in between are 
 and reported as "steps in between". With ``within``, every step must be reached no later
 than ``within`` after the case entered the funnel (the window runs from entry, not from
 step to step, so the whole funnel has one deadline).
+
+A step no event reaches counts 0 cases. Steps a person names are checked first against
+``known``, the touchpoints of all events (before any filter, so that a step a filter left
+without events still counts 0): a name no event carries, a typo most likely, is an
+:class:`InputError` naming the nearest known touchpoints instead of a funnel that
+silently stops at 0.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -80,17 +86,22 @@ def funnel(
     *,
     within: timedelta | None = None,
     top_between: int = 3,
+    known: Collection[str] | None = None,
 ) -> Funnel:
     """Per step: cases reached, conversion, drop-off, time to convert and the touchpoints
     most often visited on the way from the previous step.
 
     ``source`` is events, or the step table other analytics already use
     (:func:`corridor.steps.case_steps`), so that the events are put in order only once.
+    With ``known``, every step must be one of those touchpoints (see the module
+    docstring).
     """
     names = check_steps(steps)
     if within is not None and within <= timedelta(0):
         raise InputError(f"The funnel window must be positive; got {within}.")
     window_ms = None if within is None else int(within / timedelta(milliseconds=1))
+    if known is not None:
+        check_known(names, known)
     with as_steps(source).cached() as ordered:
         with reached_steps(ordered, names, window_ms) as stacked:
             counts, delays = counts_and_delays(stacked, len(names))
@@ -158,6 +169,25 @@ def check_steps(steps: Sequence[str]) -> tuple[str, ...]:
         if not isinstance(name, str) or not name:
             raise InputError(f"Funnel steps must be touchpoint names; got {name!r}.")
     return names
+
+
+def check_known(names: Sequence[str], known: Collection[str]) -> None:
+    """Every step is one of the ``known`` touchpoints; else an :class:`InputError` that
+    names the nearest ones (or some known ones, when none is near)."""
+    from .company import nearest_known
+
+    known = set(known)
+    for name in names:
+        if name in known:
+            continue
+        hint = nearest_known(name, known)
+        if not hint and known:
+            listed = sorted(known)
+            more = f" and {len(listed) - 5:,} more" if len(listed) > 5 else ""
+            hint = f"; the events' touchpoints are {', '.join(listed[:5])}{more}"
+        elif not known:
+            hint = "; there are no events"
+        raise InputError(f"No event is at the funnel step {name!r}{hint}.")
 
 
 def _first_after(

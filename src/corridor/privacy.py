@@ -16,7 +16,12 @@ remaining events), the fresh file is checkpointed so that it has no WAL, and it 
 the project with one atomic ``os.replace``. Until that rename the project file is only
 read, so a failure or a kill at any moment leaves the project as it was before, and after
 the rename it is as it is after; a leftover ``PROJECT.erasing`` file from a killed run is
-removed by the next erasure.
+removed by the next erasure. A disk too full for the fresh file is reported as
+:class:`~corridor.errors.DiskFull`, the project untouched.
+
+Files a server killed in the middle of a load left in ``PROJECT.uploads/`` hold customers'
+data too: erasure removes them (they were never loaded). While a server runs on the
+project, a file there is a load in progress, so erasure refuses until it has finished.
 
 What an identifier is: the customer id (matched as a whole token, so erasing ``C1`` does
 not touch ``C10``), and the name, e-mail and phone kept for it in ``customer_pii`` (matched
@@ -31,6 +36,7 @@ pseudonym's.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import math
@@ -39,11 +45,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from . import pseudonyms
+import duckdb
+
+from . import pseudonyms, serving
 from .errors import InputError, ProjectError
 from .schema import PII_TABLE
 from .stepstore import DERIVED_TABLES, STEPS_TABLE, refresh_steps
-from .store import Project
+from .store import Project, disk_checked, rollback
 
 # Tables whose rows belong to one customer through their ``customer_id`` column.
 OWN_TABLES = ("customers", PII_TABLE, "events", "transactions", "feedback")
@@ -161,6 +169,7 @@ class ErasureResult:
     actions: int
     audit_log: int  # audit entries (earlier exports) whose mention of them was redacted
     case_steps: int  # rows of the stored step table that went with the events
+    upload_leftovers: int  # files a killed server left in PROJECT.uploads, removed
     bytes_before: int  # size of the project file before and after its rewrite
     bytes_after: int
 
@@ -192,7 +201,22 @@ def erase_customer(
     there."""
     path = Path(project_path)
     given = _checked_id(customer_id)
-    stage = on_stage or (lambda _name: None)
+    _refuse_while_loading(path)
+    with disk_checked(path, unchanged=True):
+        return _erase(path, given, actor, on_stage or (lambda _name: None))
+
+
+def _refuse_while_loading(path: Path) -> None:
+    """While a server runs on the project, a file in its uploads folder is a load in
+    progress: erasing then would miss the customer's rows it brings."""
+    server = serving.find(path)
+    if server is not None and serving.uploads_left(path):
+        raise ProjectError(
+            f"The server at {server.url} is loading a file into {path} (it is in"
+            f" {serving.uploads_path(path)}); erase the customer when the load has finished.")
+
+
+def _erase(path: Path, given: str, actor: str | None, stage: Stage) -> ErasureResult:
     fresh = path.with_name(path.name + ".erasing")
     _remove_file(fresh)
     project = Project.open(path)  # holds the write lock until the replacement is done
@@ -200,6 +224,8 @@ def erase_customer(
         con = project.con
         con.execute("CHECKPOINT")  # the WAL folded into the file; nothing left to replay
         identifiers = _identifiers(project, given)
+        # known customer: the copies a killed server left go, whatever they hold
+        uploads = serving.clear_uploads(path) if serving.find(path) is None else 0
         removed = _count_removed(project, identifiers)
         steps_before = _count(con, STEPS_TABLE) if _has_table(con, STEPS_TABLE) else 0
         bytes_before = path.stat().st_size
@@ -209,7 +235,7 @@ def erase_customer(
             steps_after = _rebuild_steps(new)
             result = ErasureResult(
                 customer_id=identifiers.customer_id, **removed,
-                case_steps=max(steps_before - steps_after, 0),
+                case_steps=max(steps_before - steps_after, 0), upload_leftovers=uploads,
                 bytes_before=bytes_before, bytes_after=0,
             )
             _audit(new, actor, "customer.erase", REDACTED,
@@ -430,11 +456,14 @@ def _copy_without(project: Project, fresh: Path, ids: _Identifiers) -> None:
                 con.execute(f"INSERT INTO {target}.{_quote(table)} BY NAME {select}", params)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)  # a failed COMMIT has rolled back already
             raise
         con.execute(f"CHECKPOINT {target}")
-    finally:
-        con.execute(f"DETACH {target}")
+    except BaseException:
+        with contextlib.suppress(duckdb.Error):  # the failure above is what to report
+            con.execute(f"DETACH {target}")
+        raise
+    con.execute(f"DETACH {target}")
 
 
 def _copy_select(con, table: str, ids: _Identifiers) -> tuple[str, list]:

@@ -8,6 +8,11 @@ server loads it in one transaction while pages keep reading the last commit, so 
 waits for the file and nothing is locked out. When the server stops, the serving file
 goes with it; one left by a killed server is recognised (its process is gone) and
 ignored.
+
+An uploaded file is copied into ``<project>.uploads/`` while it loads and removed when
+the load ends. A server killed in the middle leaves its copy behind: the next server
+start removes every leftover (:func:`clear_uploads`), and so does ``corridor customer
+erase`` when no server runs (the copies hold customers' data).
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from urllib import error, request
 
-from .errors import CorridorError, InputError, ProjectError
+from .errors import CorridorError, DiskFull, InputError, ProjectError
 
 CHUNK = 1 << 20  # bytes sent at a time
 
@@ -54,6 +60,31 @@ def withdraw(project: Path, serving: Serving) -> None:
     """Remove the serving file, if it is still this server's."""
     if find(project, alive_only=False) == serving:
         serving_path(project).unlink(missing_ok=True)
+
+
+def uploads_path(project: Path) -> Path:
+    """The folder where the server keeps each uploaded file while it loads."""
+    return Path(f"{project}.uploads")
+
+
+def uploads_left(project: Path) -> list[Path]:
+    """The files in the project's uploads folder (none when it does not exist)."""
+    folder = uploads_path(project)
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*") if not p.is_dir())
+
+
+def clear_uploads(project: Path) -> int:
+    """Remove the project's uploads folder with whatever a killed server left in it; the
+    number of files removed. Call it only when no server loads into the project."""
+    folder = uploads_path(project)
+    left = len(uploads_left(project))
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    elif folder.exists():  # pragma: no cover - a file where the folder belongs
+        folder.unlink()
+    return left
 
 
 def _alive(pid: int) -> bool:
@@ -103,13 +134,14 @@ def _streamed(head: bytes, path: Path, tail: bytes):
 
 
 def upload(serving: Serving, kind: str, path: Path, *, mapping: str | None = None,
-           max_reject_rate: float = 1.0) -> dict:
+           max_reject_rate: float = 1.0, replace: bool = False) -> dict:
     """Hand ``path`` to the server to load as ``kind``; its answer (the load's counts)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file.")
     boundary = "corridor" + secrets.token_hex(16)
-    fields = {"kind": kind, "max_reject_rate": repr(max_reject_rate)}
+    fields = {"kind": kind, "max_reject_rate": repr(max_reject_rate),
+              "replace": "true" if replace else "false"}
     if mapping is not None:
         fields["mapping"] = mapping
     head, tail = _framing(path.name, fields, boundary)
@@ -131,6 +163,8 @@ def upload(serving: Serving, kind: str, path: Path, *, mapping: str | None = Non
         message = detail if isinstance(detail, str) else f"HTTP {refused.code}"
         if refused.code < 500:
             raise InputError(message) from None
+        if refused.code == 507:  # the server's disk is full: its sentence says where
+            raise DiskFull(message) from None
         raise CorridorError(f"The server at {serving.url} could not load {path.name}:"
                             f" {message}") from None
     except OSError as unreachable:

@@ -222,19 +222,21 @@ def _analyse(project: Project, end: dt.date) -> dict:
     }
 
 
-def later_journeys(files_dir: Path, out: Path, cases: int) -> int:
+def later_journeys(files_dir: Path, out: Path, cases: int, years: int = 1) -> int:
     """Write ``out`` (CSV), a file of events the demo company could send next: the first
     ``cases`` journeys of its generated files (``files_dir``, as :func:`build_demo` wrote
-    them, with the ids the company knows) a year later under new case ids (``LATER-``),
-    for trying a load on a running demo. Returns the number of events written."""
+    them, with the ids the company knows) ``years`` later under new case ids
+    (``LATER-``; ``LATER<years>-`` beyond one year), for trying a load on a running demo. Returns the number of
+    events written."""
     import duckdb
 
     events = str(Path(files_dir) / "events" / "*.parquet")
     con = duckdb.connect()
     try:
         con.execute(
-            """COPY (SELECT customer_id, 'LATER-' || case_id AS case_id, touchpoint,
-                            timestamp + INTERVAL 365 DAY AS timestamp, channel, outcome,
+            f"""COPY (SELECT customer_id, 'LATER{'' if years == 1 else int(years)}-' || case_id
+                            AS case_id, touchpoint,
+                            timestamp + INTERVAL {365 * int(years)} DAY AS timestamp, channel, outcome,
                             wait_seconds, duration_seconds, cost
                      FROM read_parquet(?) WHERE case_id IN (
                          SELECT DISTINCT case_id FROM read_parquet(?)

@@ -7,9 +7,12 @@ session and backend used for data beyond one machine.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import ProjectError, SchemaVersionError
+from .errors import DiskFull, InputError, ProjectError, SchemaVersionError
 from .schema import ACADEMY_DDL, ACCOUNT_DDL, APPLICATION_DDL, SCHEMA_VERSION, loadable_ddl
 
 
@@ -53,12 +56,27 @@ def _the_academy(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(ddl)
 
 
+def _events_get_a_lifecycle(con: duckdb.DuckDBPyConnection) -> None:
+    """Schema 6: events have a lifecycle column (XES ``lifecycle:transition``). Events
+    loaded before kept it in ``attributes``; it moves out of there, so that those rows
+    look exactly like the same rows loaded now (duplicate detection compares them)."""
+    con.execute("ALTER TABLE events ADD COLUMN IF NOT EXISTS lifecycle VARCHAR")
+    con.execute("""
+        UPDATE events SET
+            lifecycle = json_extract_string(attributes, '$."lifecycle:transition"'),
+            attributes = nullif(
+                json_merge_patch(attributes, '{"lifecycle:transition": null}')::VARCHAR,
+                '{}')
+        WHERE json_extract_string(attributes, '$."lifecycle:transition"') IS NOT NULL""")
+
+
 # version -> function that upgrades a project from that version to version + 1.
 MIGRATIONS: dict[int, Callable[[duckdb.DuckDBPyConnection], None]] = {
     1: _transactions_get_a_kind,
     2: _actions_keep_their_measured_effect,
     3: _people_and_protection,
     4: _the_academy,
+    5: _events_get_a_lifecycle,
 }
 
 DEFAULT_MAX_TEMP = "40GB"
@@ -122,20 +140,26 @@ class Project:
         tmp = path.with_name(path.name + ".creating")
         for leftover in (tmp, Path(str(tmp) + ".wal")):
             leftover.unlink(missing_ok=True)
-        con = duckdb.connect(str(tmp))
         try:
-            con.execute("BEGIN")
-            for ddl in (*APPLICATION_DDL, *loadable_ddl()):
-                con.execute(ddl)
-            now = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
-            con.executemany(
-                "INSERT INTO meta VALUES (?, ?)",
-                [("schema_version", str(SCHEMA_VERSION)), ("created_at", now)],
-            )
-            con.execute("COMMIT")
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
+            with disk_checked(path, unchanged=False):
+                con = duckdb.connect(str(tmp))
+                try:
+                    con.execute("BEGIN")
+                    for ddl in (*APPLICATION_DDL, *loadable_ddl()):
+                        con.execute(ddl)
+                    now = datetime.now(timezone.utc).replace(tzinfo=None).isoformat()
+                    con.executemany(
+                        "INSERT INTO meta VALUES (?, ?)",
+                        [("schema_version", str(SCHEMA_VERSION)), ("created_at", now)],
+                    )
+                    con.execute("COMMIT")
+                    con.execute("CHECKPOINT")
+                finally:
+                    con.close()
+        except BaseException:
+            for leftover in (tmp, Path(str(tmp) + ".wal")):  # nothing half-made stays
+                leftover.unlink(missing_ok=True)
+            raise
         # A project appears whole or not at all.
         os.replace(tmp, path)
         return cls.open(path)
@@ -178,24 +202,26 @@ class Project:
             return cls(path, cursor, read_only, held=key)
         try:
             con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
+        except duckdb.Error as exc:
+            full = disk_full(exc, path, unchanged=True)
+            if full is not None:  # replaying the write-ahead log found no space
+                raise full from exc
+            if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
                 raise ProjectError(
                     f"{path} is in use by another corridor process; try again when it"
                     " has finished."
                 ) from exc
             raise ProjectError(f"{path} is not a corridor project ({_first_line(exc)}).") from exc
-        except duckdb.Error as exc:
-            raise ProjectError(f"{path} is not a corridor project ({_first_line(exc)}).") from exc
         project = cls(path, con, read_only)
         try:
-            _configure(con, path)
-            if read_only and project.schema_version_or_none() not in (None, SCHEMA_VERSION):
-                # An older project is brought up to date once, then read as asked.
-                con.close()
-                cls.open(path).close()
-                return cls.open(path, read_only=True)
-            project._check_and_migrate()
+            with disk_checked(path, unchanged=True):
+                _configure(con, path)
+                if read_only and project.schema_version_or_none() not in (None, SCHEMA_VERSION):
+                    # An older project is brought up to date once, then read as asked.
+                    con.close()
+                    cls.open(path).close()
+                    return cls.open(path, read_only=True)
+                project._check_and_migrate()
         except BaseException:
             con.close()
             raise
@@ -266,7 +292,7 @@ class Project:
                 )
                 self.con.execute("COMMIT")
             except BaseException:
-                self.con.execute("ROLLBACK")
+                rollback(self.con)
                 raise
 
     # -- analytics -----------------------------------------------------------------
@@ -290,6 +316,83 @@ class Project:
         return {
             n: self.con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for n in names
         }
+
+
+# -- writes that find the disk full ----------------------------------------------------
+#
+# DuckDB reports a full disk as an IO or transaction error whose text says "No space left
+# on device" and names the file; when a COMMIT fails that way DuckDB has already rolled
+# back, so the ROLLBACK that usually follows fails too and hides the first error in its
+# context. These helpers find the full disk wherever it is in the chain and turn it into
+# one sentence naming the folder that needs space.
+
+_NO_SPACE = ("No space left on device", "Disk quota exceeded")
+
+
+def no_space_file(error: BaseException | None) -> str | None:
+    """When ``error``, or an error it arose from, says the device is full: the file that
+    could not be written ('' when none is named); None otherwise."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+            return os.fsdecode(error.filename) if error.filename is not None else ""
+        text = str(error)
+        if any(words in text for words in _NO_SPACE):
+            named = re.search(r'"([^"]+)"', text)
+            return named.group(1) if named else ""
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def disk_full(error: BaseException, project: str | os.PathLike | None = None, *,
+              unchanged: bool = False) -> DiskFull | None:
+    """``error`` as one sentence saying which disk is full, when it is a full disk (see
+    :func:`no_space_file`); None otherwise. ``unchanged``: the write was all or nothing,
+    so the sentence can say that ``project`` is as it was."""
+    if isinstance(error, DiskFull):
+        return error
+    file = no_space_file(error)
+    if file is None:
+        return None
+    written = Path(file) if file else None
+    if written is not None:
+        folder = written.parent
+    elif project is not None:
+        folder = Path(project).absolute().parent
+    else:
+        folder = None
+    where = f"the disk holding {folder}" if folder is not None else "the disk"
+    what = f", so {written.name} could not be written" if written is not None else ""
+    if unchanged and project is not None:
+        after = f"{project} is as it was before; free some space there and try again."
+    else:
+        after = "free some space there and try again."
+    return DiskFull(f"No space is left on {where}{what}; {after}",
+                    None if folder is None else str(folder))
+
+
+@contextmanager
+def disk_checked(project: str | os.PathLike | None, *, unchanged: bool = False):
+    """Let a full disk out of the block as :class:`DiskFull` (see :func:`disk_full`)."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - re-raised unless it is a full disk
+        full = disk_full(exc, project, unchanged=unchanged)
+        if full is None or full is exc:
+            raise
+        raise full from exc
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the transaction that an error interrupted. A COMMIT that failed has
+    already been rolled back by DuckDB, and a database that a failed write made unusable
+    cannot roll back: either way the error being handled is the one to report, so this
+    never raises one of its own."""
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def _first_line(exc: BaseException) -> str:
@@ -388,18 +491,69 @@ def spark_tables(
 ) -> Tables:
     """Tables already in the canonical layout, read where they lie: each reference is a
     Parquet file or folder (local or a cluster URL such as ``hdfs://`` or ``s3a://``) or
-    the name of a Spark table. Nothing is loaded into a project."""
+    the name of a Spark table. Nothing is loaded into a project.
+
+    A table needs only its kind's required columns (README, "Canonical columns per
+    kind"); the others are filled as ingest fills them (:func:`spark_canonical`)."""
+    from .schema import Kind
+
     backend = spark_backend(session)
 
-    def read(reference: str | None):
+    def read(reference: str | None, kind: Kind):
         if reference is None:
             return None
         if "://" in reference or Path(reference).exists():
-            return backend.read_parquet(reference)
-        if reference in backend.list_tables():
-            return backend.table(reference)
-        raise ProjectError(
-            f"{reference} is neither a Parquet file or folder nor a Spark table."
-        )
+            frame = session.read.parquet(reference)
+        elif reference in backend.list_tables():
+            frame = session.table(reference)
+        else:
+            raise InputError(
+                f"{reference} is neither a Parquet file or folder nor a Spark table."
+            )
+        view = f"corridor_{kind.value}_{uuid.uuid4().hex[:12]}"
+        spark_canonical(frame, kind, reference).createOrReplaceTempView(view)
+        return backend.table(view)
 
-    return Tables(read(events), read(customers), read(touchpoints))
+    return Tables(read(events, Kind.EVENTS), read(customers, Kind.CUSTOMERS),
+                  read(touchpoints, Kind.TOUCHPOINTS))
+
+
+# Optional columns an analytic reads only when a table has them, left out when missing.
+_ONLY_WHEN_PRESENT = ("lifecycle",)
+_SPARK_TYPES = {"VARCHAR": "string", "DOUBLE": "double", "BIGINT": "bigint",
+                "TIMESTAMP": "timestamp", "DATE": "date"}
+
+
+def spark_canonical(frame, kind, reference: str):
+    """A Spark DataFrame of ``kind`` completed to the canonical columns as ingest would
+    complete a file: a missing required column is an :class:`InputError`; a missing
+    optional column is null, or its default (an event's ``case_id`` is its
+    ``customer_id``, its ``outcome`` is ``ok``), and so is an empty value of a column
+    with a default. Events without ``seq`` are numbered in the order Spark reads them
+    (``monotonically_increasing_id``: within one file, file order), which is then how
+    events of one case with the same timestamp are ordered."""
+    from pyspark.sql import functions as F
+
+    from .schema import SEQ, SPECS, Kind
+
+    spec = SPECS[kind]
+    present = set(frame.columns)
+    for column in spec.columns:
+        if column.required and column.default_from is None and column.name not in present:
+            raise InputError(
+                f"{reference} has no column '{column.name}', which {kind.value} need; its"
+                f" columns are {', '.join(frame.columns)}.")
+    for column in spec.columns:
+        if column.name in _ONLY_WHEN_PRESENT and column.name not in present:
+            continue
+        value = (F.col(column.name) if column.name in present
+                 else F.lit(None).cast(_SPARK_TYPES[column.type.value]))
+        if column.default_from is not None:
+            value = F.coalesce(value, F.col(column.default_from))
+        if column.default is not None:
+            value = F.coalesce(value, F.lit(column.default))
+        if column.name not in present or column.default_from or column.default:
+            frame = frame.withColumn(column.name, value)
+    if kind is Kind.EVENTS and SEQ not in present:
+        frame = frame.withColumn(SEQ, F.monotonically_increasing_id())
+    return frame

@@ -247,7 +247,10 @@ def parse_touchpoint(text: str | None, known: tuple[str, ...]) -> str | None:
     if not value:
         return None
     if value not in known:
-        raise InputError(f"There is no touchpoint called {value[:80]!r} in this project.")
+        from .company import nearest_known
+
+        raise InputError(f"There is no touchpoint called {value[:80]!r} in this"
+                         f" project{nearest_known(value, known)}.")
     return value
 
 

@@ -116,7 +116,10 @@ def parse_params(query, choices: FunnelChoices) -> FunnelParams:
     known = set(choices.touchpoints)
     for step in steps:
         if step not in known:
-            raise InputError(f"The step {step!r} is not a touchpoint of this project.")
+            from .company import nearest_known
+
+            raise InputError(f"The step {step[:80]!r} is not a touchpoint of this"
+                             f" project{nearest_known(step, known)}.")
     text = (query.get("within") or "").strip()
     within = None
     if text:
