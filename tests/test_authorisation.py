@@ -390,14 +390,14 @@ def test_failed_logins_slow_down_then_the_right_password_works_after_the_wait(wo
         assert sign_in(client, user).status_code == 429
 
 
-def test_throttling_is_per_address_too_and_never_a_lockout(world):
+def test_an_address_guessing_many_accounts_slows_down_but_other_addresses_do_not(world):
     clock = FrozenClock()
     app = make_app(world, clock)
     with TestClient(app, base_url="http://testserver", client=("10.9.1.1", 1)) as guesser, \
             TestClient(app, base_url="http://testserver", client=("10.9.2.1", 1)) as other:
-        for name in ("guess-a", "guess-b", "guess-c"):
-            assert sign_in(guesser, name, "wrong password!").status_code == 401
-        assert sign_in(guesser, "guess-d", "wrong password!").status_code == 429
+        for n in range(10):  # one failure each at ten accounts: free
+            assert sign_in(guesser, f"guess-{n}", "wrong password!").status_code == 401
+        assert sign_in(guesser, "guess-x", "wrong password!").status_code == 429
         # another address is not slowed by them
         assert sign_in(other, USER_OF["manager"]).status_code == 303
         for _ in range(20):  # many failures: the wait is capped at a minute
@@ -406,6 +406,28 @@ def test_throttling_is_per_address_too_and_never_a_lockout(world):
         assert sign_in(guesser, USER_OF["staff"]).headers["retry-after"] == "60"
         clock.advance(60)
         assert sign_in(guesser, USER_OF["staff"]).status_code == 303
+
+
+def test_an_attacker_failing_at_the_pace_of_retry_after_never_keeps_the_owner_out(world):
+    """The attack of issue 15: one wrong password each time Retry-After ran out kept the
+    owner out of 44 tries in 44. Now the owner, from their own address, signs in at the
+    first try every time (20 rounds, the last 11 at the one-minute cap), while the attacker
+    is slowed to a minute a guess."""
+    clock = FrozenClock()
+    app = make_app(world, clock)
+    owner = USER_OF["analyst"]
+    waits = []
+    with TestClient(app, base_url="http://testserver", client=("203.0.113.66", 1)) as attacker, \
+            TestClient(app, base_url="http://testserver", client=("198.51.100.7", 1)) as own:
+        for _ in range(20):
+            guess = sign_in(attacker, owner, "wrong password!")
+            if guess.status_code == 429:
+                waits.append(int(guess.headers["retry-after"]))
+                clock.advance(waits[-1])
+                guess = sign_in(attacker, owner, "wrong password!")
+            assert guess.status_code == 401
+            assert sign_in(own, owner).status_code == 303  # first try, every time
+    assert waits[:6] == [1, 2, 4, 8, 16, 32] and set(waits[6:]) == {60}
 
 
 # ---- headers -----------------------------------------------------------------------------

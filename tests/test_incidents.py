@@ -205,6 +205,44 @@ def test_bad_arguments_are_refused_in_one_sentence(project, call, message):
     assert project.con.execute("SELECT count(*) FROM incidents").fetchone()[0] == 1
 
 
+LONG = "x" * 1_000_000
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda p: inc.open_incident(p, LONG),
+     "An incident's title may have at most 2,000 characters; this one has 1,000,000."),
+    (lambda p: inc.open_incident(p, "X", description=LONG),
+     "The description may have at most 2,000 characters"),
+    (lambda p: inc.open_incident(p, "X", touchpoint="t" * 201),
+     "The touchpoint may have at most 200 characters; this one has 201."),
+    (lambda p: inc.update_incident(p, 1, title=LONG), "An incident's title may have at most"),
+    (lambda p: inc.add_why(p, 1, LONG), "A why's statement may have at most 2,000"),
+    (lambda p: inc.update_why(p, 1, statement=LONG), "A why's statement may have at most"),
+    (lambda p: inc.add_action(p, 1, LONG, kind="corrective", owner_department_id="D-DIG",
+                              due="2025-09-01"), "An action's title may have at most 2,000"),
+    (lambda p: inc.add_action(p, 1, "Fix", kind="corrective", owner_department_id="D-DIG",
+                              due="2025-09-01", effect=LONG),
+     "The effect may have at most 2,000 characters"),
+    (lambda p: inc.update_action(p, 1, effect=LONG), "The effect may have at most"),
+])
+def test_text_longer_than_the_shared_limit_is_refused_and_nothing_is_kept(project, call,
+                                                                          message):
+    incident = outage(project)
+    why = inc.add_why(project, incident.incident_id, "Certificate expired.")
+    inc.add_action(project, incident.incident_id, "Renew it", kind="corrective",
+                   owner_department_id="D-DIG", due="2025-09-01", why_id=why.why_id)
+    before = inc.get_incident(project, incident.incident_id)
+    with pytest.raises(InputError, match=message) as refused:
+        call(project)
+    assert len(str(refused.value)) < 200  # one sentence, not the text sent back
+    assert inc.list_incidents(project) == (before,)
+
+
+def test_text_at_the_limit_is_kept_whole(project):
+    incident = inc.open_incident(project, "t" * inc.MAX_TEXT, description="d" * inc.MAX_TEXT)
+    assert len(inc.get_incident(project, incident.incident_id).title) == 2000 == inc.MAX_TEXT
+
+
 def test_an_action_cannot_answer_another_incidents_why(project):
     first, second = outage(project), inc.open_incident(project, "Hotline unreachable")
     why = inc.add_why(project, second.incident_id, "Calls dropped.")

@@ -30,7 +30,7 @@ def world(web_demo, tmp_path_factory):
         add_user(p, "figures-manager", "manager", password=PASSWORD, actor="test")
         token = create_token(p, "figures-manager", "tests").token
     report = folder / "report.html"
-    done = run_cli("report", project, "--out", report, "--quiet")
+    done = run_cli("report", project, "--out", report, "--role", "manager", "--quiet")
     assert done.returncode == 0, done.stderr
     return {"project": project, "token": token, "report": report.read_text(encoding="utf-8")}
 

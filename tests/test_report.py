@@ -1,5 +1,6 @@
 """`corridor report`: one self-contained HTML file with every view of the web app, in the
-chosen language and filters, written whole or not at all."""
+chosen language and filters, as the chosen role sees it (staff by default: no customer
+quotes, no customer ids), written whole or not at all."""
 
 from __future__ import annotations
 
@@ -67,3 +68,69 @@ def test_the_command_writes_the_file_and_refuses_bad_input_in_one_sentence(web_d
         assert bad.returncode != 0
         assert words in bad.stderr and "Traceback" not in bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
+
+
+# ---- the role a report is written for -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def by_role(web_demo, tmp_path_factory):
+    """A staff report (the default) and an analyst report of a copy of the demo whose
+    organisations have no names (a page can only name them by id), and its customer ids."""
+    import shutil
+
+    from corridor.store import Project
+
+    folder = tmp_path_factory.mktemp("report-roles")
+    project = folder / "company.duckdb"
+    shutil.copy(web_demo, project)
+    with Project.open(project) as p:
+        p.con.execute("UPDATE customer_pii SET name = NULL WHERE customer_id IN"
+                      " (SELECT customer_id FROM customers WHERE level = 'intermediary')")
+        ids = [r[0] for r in p.con.execute("SELECT customer_id FROM customers").fetchall()]
+    staff = build_report(project, folder / "staff.html")
+    analyst = build_report(project, folder / "analyst.html", role="analyst")
+    any_id = re.compile("|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True)))
+    return {"project": project, "any_id": any_id,
+            "staff": (staff, staff.path.read_text(encoding="utf-8")),
+            "analyst": (analyst, analyst.path.read_text(encoding="utf-8"))}
+
+
+def personas_section(text: str) -> str:
+    return text.split(f'id="{anchor("/personas")}"')[1].split("</section>")[0]
+
+
+def test_a_staff_report_by_default_holds_no_customer_quotes_and_no_customer_ids(by_role):
+    result, text = by_role["staff"]
+    assert result.role.value == "staff"
+    assert "Seen as: staff" in text
+    assert "/personas" in result.pages and "<blockquote" not in text
+    assert 'data-hidden="quotes"' in personas_section(text)
+    assert by_role["any_id"].findall(text) == []
+    assert 'data-hidden="customer"' in text  # the unnamed organisations, masked
+    assert "/maturity" not in result.pages  # a page staff may not open
+
+
+def test_an_analyst_report_holds_the_quotes_and_ids_an_analyst_may_see(by_role):
+    result, text = by_role["analyst"]
+    assert "Seen as: analyst" in text
+    assert "<blockquote" in personas_section(text)
+    assert by_role["any_id"].findall(text)
+    assert "/maturity" in result.pages
+
+
+def test_no_report_holds_the_audit_log_or_the_readers_own_course(by_role, tmp_path):
+    result = build_report(by_role["project"], tmp_path / "admin.html", role="admin")
+    assert "/audit" not in result.pages and "/academy" not in result.pages
+    assert "login.failed" not in result.path.read_text(encoding="utf-8")
+
+
+def test_the_command_takes_a_role_and_refuses_an_unknown_one(by_role, tmp_path):
+    done = run_cli("report", by_role["project"], "--out", tmp_path / "m.html", "--role",
+                   "manager", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "as manager" in done.stdout
+    assert "Seen as: manager" in (tmp_path / "m.html").read_text(encoding="utf-8")
+    bad = run_cli("report", by_role["project"], "--out", tmp_path / "x.html", "--role", "boss")
+    assert bad.returncode != 0 and "Unknown role 'boss'" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

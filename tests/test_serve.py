@@ -1,14 +1,23 @@
 """`corridor serve` starts a real server: it answers on loopback, keeps anonymous
-visitors out and lets the printed login in."""
+visitors out and lets the printed login in; it believes X-Forwarded-For only from a proxy
+named with --trusted-proxy."""
 
+import os
 import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
 from corridor.demo import DemoConfig
 from corridor.showcase import build_demo
-from helpers import served
+from helpers import add_account, run_cli, served
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +56,83 @@ def test_a_wrong_password_is_refused(server):
         refused = client.post("/login", data={"username": "admin", "password": "guess",
                                                "csrf_token": token})
     assert refused.status_code == 401
+
+
+# ---- forwarded headers: believed only from a trusted proxy --------------------------------
+
+FORGED = ("203.0.113.9", "198.51.100.23", "192.0.2.77", "203.0.113.200")
+
+
+@contextmanager
+def serving(project: Path, *options: str, user: str = "admin", password: str = "correct horse"):
+    """``corridor serve PROJECT OPTIONS…`` on a free loopback port, with an admin account;
+    yields its base URL once it answers."""
+    add_account(project, user, password)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "CORRIDOR_SECRET": secrets.token_urlsafe(40)}
+    proc = subprocess.Popen([sys.executable, "-m", "corridor", "serve", str(project),
+                             "--port", str(port), *options],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            try:
+                httpx.get(base + "/login", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"corridor serve did not start: {proc.stderr.read()}")
+                time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def sign_in(client: httpx.Client, user: str, password: str, forwarded_for: str | None = None):
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    return client.post("/login", data={"username": user, "password": password,
+                                       "csrf_token": token}, headers=headers)
+
+
+def audited_addresses(base: str, target: str, admin: str = "admin") -> list[str]:
+    """The addresses the audit log gives for the failed sign-ins at ``target``, read by
+    ``admin`` on the audit page."""
+    with httpx.Client(base_url=base) as client:
+        assert sign_in(client, admin, "correct horse").status_code == 303
+        page = client.get("/audit").text
+    return re.findall(r'data-action="login\.failed">\s*<td>[^<]*</td><td><bdi>[^<]*</bdi></td>'
+                      rf'<td><bdi>([^<]*)</bdi></td>\s*<td><code>login\.failed</code></td>'
+                      rf'<td><bdi>{re.escape(target)}</bdi>', page)
+
+
+def test_a_forged_x_forwarded_for_is_throttled_and_audited_under_the_real_address(server):
+    target = "forged-target"
+    with httpx.Client(base_url=server) as client:
+        for address in FORGED[:3]:
+            assert sign_in(client, target, "wrong password!", address).status_code == 401
+        # a fourth "address": the same real one, so the account's wait applies to it
+        throttled = sign_in(client, target, "wrong password!", FORGED[3])
+    assert throttled.status_code == 429
+    assert audited_addresses(server, target) == ["127.0.0.1"] * 3
+
+
+def test_a_trusted_proxy_s_x_forwarded_for_is_the_client_address(tmp_path):
+    project = tmp_path / "empty.duckdb"
+    assert run_cli("init", project).returncode == 0
+    target = "proxied-target"
+    with serving(project, "--trusted-proxy", "127.0.0.1", user="root") as base:
+        with httpx.Client(base_url=base) as client:
+            for address in FORGED:  # four clients behind the proxy: none slowed by another
+                assert sign_in(client, target, "wrong password!", address).status_code == 401
+        assert sorted(audited_addresses(base, target, "root")) == sorted(FORGED)
+
+
+def test_a_trusted_proxy_must_be_an_address_or_a_network(tmp_path):
+    done = run_cli("serve", tmp_path / "none.duckdb", "--trusted-proxy", "proxy.example")
+    assert done.returncode != 0
+    assert "--trusted-proxy 'proxy.example' is not an IP address or network" in done.stderr

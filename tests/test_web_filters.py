@@ -37,6 +37,12 @@ def test_no_filters_is_the_empty_filter_and_an_empty_query():
     ("from=yesterday", "'from' must be a day like 2024-01-31; got 'yesterday'"),
     ("from=2024-02-01&to=2024-01-01", "period is empty"),
     ("level=galaxy", "level"),
+    ("segment=%00", "'segment' must not contain control characters"),
+    ("channel=web%0D%0Aphone", "'channel' must not contain control characters"),
+    ("journey=%7F", "'journey' must not contain control characters"),
+    ("to=9999-12-31", "'to' must be a day from 1900-01-01 to 2200-12-31; got '9999-12-31'"),
+    ("from=1899-12-31", "'from' must be a day from 1900-01-01 to 2200-12-31"),
+    ("segment=" + "x" * 201, "more than 200 characters"),
 ])
 def test_a_bad_filter_is_one_sentence(query, words):
     with pytest.raises(InputError, match=re.escape(words)):
@@ -64,3 +70,10 @@ def test_a_bad_filter_in_the_url_is_a_clear_400(client):
     assert response.status_code == 400
     assert "must be a day like 2024-01-31" in response.text
     assert "Traceback" not in response.text
+
+
+def test_the_ends_of_the_day_range_and_text_in_any_script_are_accepted():
+    f = parsed("from=1900-01-01&to=2200-12-31&segment=%D8%B4%D8%B1%D9%83%D8%A7%D8%AA"
+               "&channel=%D0%B2%D0%B5%D0%B1")
+    assert (f.start, f.end) == (dt.date(1900, 1, 1), dt.date(2200, 12, 31))
+    assert f.segment == ("شركات",) and f.channel == ("веб",)

@@ -3,7 +3,9 @@
 Five roles, ordered by power (:class:`Role`): staff, department head, manager, analyst,
 admin. What each may do is one explicit table, :data:`PERMISSIONS`; a department head's
 edits are further limited to the touchpoints of their own department (the web app checks
-that with :func:`may_edit_department`).
+that with :func:`may_edit_department`). Which customer a figure is about (customer ids,
+customers' own words) is one rule for every page, the API and the report: only roles with
+``Permission.CUSTOMER_PII`` see it (:mod:`corridor.disclosure`).
 
 Passwords are hashed with argon2id (19 MiB, two passes: OWASP's minimum) and never
 stored or logged in clear; a password shorter than 12 characters is refused.
@@ -60,7 +62,7 @@ class Role(enum.Enum):
 class Permission(enum.Enum):
     AGGREGATES = "aggregates"          # the analytic pages: counts, rates, scores
     COURSE = "course"                  # read incidents, their whys and actions
-    CUSTOMER_PII = "customer_pii"      # names, emails, phones, feedback texts, quotes
+    CUSTOMER_PII = "customer_pii"      # customer ids, names, emails, phones, feedback texts, quotes
     EDIT_OWN_DEPARTMENT = "edit_own_department"  # incidents of their department's touchpoints
     EDIT_ALL = "edit_all"              # any incident, why or action
     EXPORT = "export"                  # customer data export and erasure

@@ -65,6 +65,12 @@ class _Keep:
 
 KEEP = _Keep()
 
+# The longest text an incident, why or action keeps, whoever writes it (the library, the
+# command line, the JSON API and the web forms all take these): a title, statement,
+# description or expected effect; and a touchpoint or department id.
+MAX_TEXT = 2000
+MAX_NAME = 200
+
 SOURCE_BY_HAND = "manual"
 SOURCE_EXCEPTION = "exception detection"
 
@@ -201,8 +207,8 @@ def open_incident(
     defaults to now."""
     values = {
         "title": _text("An incident's title", title),
-        "touchpoint": _optional_text("touchpoint", touchpoint),
-        "department_id": _optional_text("department_id", department_id),
+        "touchpoint": _optional_text("touchpoint", touchpoint, MAX_NAME),
+        "department_id": _optional_text("department_id", department_id, MAX_NAME),
         "description": _optional_text("description", description),
         "source": _text("An incident's source", source),
         "opened_at": _moment("opened_at", opened_at) if opened_at is not None else _now(),
@@ -263,9 +269,9 @@ def update_incident(
     if title is not KEEP:
         changes["title"] = _text("An incident's title", title)
     if touchpoint is not KEEP:
-        changes["touchpoint"] = _optional_text("touchpoint", touchpoint)
+        changes["touchpoint"] = _optional_text("touchpoint", touchpoint, MAX_NAME)
     if department_id is not KEEP:
-        changes["department_id"] = _optional_text("department_id", department_id)
+        changes["department_id"] = _optional_text("department_id", department_id, MAX_NAME)
     if description is not KEEP:
         changes["description"] = _optional_text("description", description)
     if status is not KEEP:
@@ -343,8 +349,8 @@ def add_why(
     """Add a why to an incident: an answer to ``parent_id`` (another why of the same
     incident), or a first why when None."""
     statement = _text("A why's statement", statement)
-    touchpoint = _optional_text("touchpoint", touchpoint)
-    department_id = _optional_text("department_id", department_id)
+    touchpoint = _optional_text("touchpoint", touchpoint, MAX_NAME)
+    department_id = _optional_text("department_id", department_id, MAX_NAME)
     is_root_cause = _flag("is_root_cause", is_root_cause)
     with _writing(project) as con:
         incident_id = _check_incident(con, incident_id)
@@ -382,9 +388,9 @@ def update_why(
     if statement is not KEEP:
         changes["statement"] = _text("A why's statement", statement)
     if touchpoint is not KEEP:
-        changes["touchpoint"] = _optional_text("touchpoint", touchpoint)
+        changes["touchpoint"] = _optional_text("touchpoint", touchpoint, MAX_NAME)
     if department_id is not KEEP:
-        changes["department_id"] = _optional_text("department_id", department_id)
+        changes["department_id"] = _optional_text("department_id", department_id, MAX_NAME)
     if is_root_cause is not KEEP:
         changes["is_root_cause"] = _flag("is_root_cause", is_root_cause)
     with _writing(project) as con:
@@ -439,7 +445,7 @@ def add_action(
     its whys. A done action is completed now unless ``completed_at`` says when."""
     title = _text("An action's title", title)
     kind = _choice(ActionKind, "Action kind", kind)
-    owner = _text("An action's owner department", owner_department_id)
+    owner = _text("An action's owner department", owner_department_id, MAX_NAME)
     due = _date("due", due)
     status = _choice(ActionStatus, "Action status", status)
     completed = _completion(status, completed_at)
@@ -482,7 +488,8 @@ def update_action(
     if kind is not KEEP:
         changes["kind"] = _choice(ActionKind, "Action kind", kind).value
     if owner_department_id is not KEEP:
-        changes["owner_department_id"] = _text("An action's owner department", owner_department_id)
+        changes["owner_department_id"] = _text("An action's owner department",
+                                               owner_department_id, MAX_NAME)
     if due is not KEEP:
         changes["due"] = _date("due", due)
     if effect is not KEEP:
@@ -762,18 +769,31 @@ def _department_of(project: Project, touchpoint: str) -> str | None:
     return None if row is None else row[0]
 
 
-def _text(what: str, value) -> str:
+def _text(what: str, value, limit: int = MAX_TEXT) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise InputError(f"{what} must be non-empty text; got {value!r}.")
-    return value.strip()
+        raise InputError(f"{what} must be non-empty text; got {_shown(value)}.")
+    return _within(what, value.strip(), limit)
 
 
-def _optional_text(name: str, value) -> str | None:
+def _optional_text(name: str, value, limit: int = MAX_TEXT) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InputError(f"{name} must be text or None; got {value!r}.")
-    return value.strip() or None
+        raise InputError(f"{name} must be text or None; got {_shown(value)}.")
+    return _within(f"The {name}", value.strip(), limit) or None
+
+
+def _within(what: str, text: str, limit: int) -> str:
+    if len(text) > limit:
+        raise InputError(f"{what} may have at most {limit:,} characters; this one has"
+                         f" {len(text):,}.")
+    return text
+
+
+def _shown(value) -> str:
+    """``value`` as an error message quotes it: cut short when long."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _flag(name: str, value) -> bool:

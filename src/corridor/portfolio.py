@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import ibis.expr.types as ir
 
 from .customers import customer_graph
-from .errors import AnalysisError
+from .errors import AnalysisError, InputError
 from .lifetime import Horizon, LifetimeValues, lifetime_values, purchases_of
 from .profit import Profitability, profitability, unpriced_message
 from .revenue_risk import (
@@ -165,7 +165,7 @@ def customer_value(
         try:
             lifetime = lifetime_values(transactions, until=settings.until,
                                        unit_days=settings.unit_days, horizon=settings.horizon)
-        except AnalysisError as exc:
+        except (AnalysisError, InputError) as exc:  # e.g. no purchase before the holdout
             skip(ValuePart.LIFETIME_VALUE, str(exc))
         try:
             rfm_scores = rfm(purchases, as_of=settings.until, customers=graph)

@@ -3,7 +3,10 @@ the server: ``corridor report PROJECT --out report.html``.
 
 The report is rendered by the web app itself, in process, so it shows exactly the views
 the server shows: every page in the navigation, in one language, with one choice of
-filters. Styles are inlined, scripts and forms are left out, links between pages become
+filters, as one role sees them (default staff, the least-privileged role that opens the
+analytic pages: no customer ids, no customers' own words; see :mod:`corridor.disclosure`).
+Pages about the people using corridor (the academy's own progress, the audit log) are
+never in a report. Styles are inlined, scripts and forms are left out, links between pages become
 links within the file, and nothing is fetched from anywhere when it is opened.
 The file is written next to its destination and moved into place, so a crash leaves
 either the old file or the new one.
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import i18n
+from .accounts import Role
 from .errors import CorridorError, InputError
 from .web_filters import PageFilters
 
@@ -37,8 +41,10 @@ STATIC_LINK = re.compile(r'<link rel="stylesheet" href="/static/([\w.-]+\.css)">
 MAIN = re.compile(r"<main>(.*)</main>", re.S)
 NAV = re.compile(r'<nav class="pages"[^>]*>(.*?)</nav>', re.S)
 PAGE_LINK = re.compile(r'href="(/[\w/-]*)(?:\?[^"#]*)?(#[^"]*)?"')
-# pages about the reader, not the company: the academy shows one's own course progress
-PERSONAL_PAGES = frozenset({"/academy"})
+# pages about the people using corridor, not the company: the academy shows one's own
+# course progress, the audit log who signed in from where
+PERSONAL_PAGES = frozenset({"/academy", "/audit"})
+DEFAULT_ROLE = Role.STAFF  # the least-privileged role that opens the analytic pages
 SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S | re.I)
 REPORT_CSS = """
 .report-head { background: var(--paper); border-block-end: 1px solid var(--line);
@@ -58,6 +64,7 @@ class ReportResult:
     language: str
     bytes: int
     failed: tuple[str, ...] = ()  # pages shown as "could not be computed", with the reason
+    role: Role = DEFAULT_ROLE  # the report holds what this role may see
 
 
 def build_report(
@@ -66,9 +73,12 @@ def build_report(
     *,
     language: str = i18n.DEFAULT_LANGUAGE,
     filters: PageFilters = PageFilters(),
+    role: Role | str = DEFAULT_ROLE,
     progress: Callable[[str], None] | None = None,
 ) -> ReportResult:
-    """Render every page of the web app for ``project_path`` into the file ``out``."""
+    """Render every page of the web app that ``role`` may open, as ``role`` sees it, for
+    ``project_path`` into the file ``out``."""
+    role = Role.parse(role)
     if language not in i18n.LANGUAGES:
         raise InputError(
             f"The report language must be one of {', '.join(i18n.LANGUAGES)}; got {language!r}.")
@@ -80,9 +90,9 @@ def build_report(
     _check_project(project_path)
     # in a thread of its own, so that a caller already inside an event loop can use it
     with ThreadPoolExecutor(max_workers=1) as worker:
-        pages = worker.submit(
-            asyncio.run, _render_pages(project_path, language, filters, progress)).result()
-    document = _document(project_path, language, filters, pages)
+        pages = worker.submit(asyncio.run, _render_pages(
+            project_path, language, filters, role, progress)).result()
+    document = _document(project_path, language, filters, pages, role)
     data = document.encode("utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=out.parent, prefix=f".{out.name}.", delete=False) as f:
@@ -91,7 +101,7 @@ def build_report(
         os.fsync(f.fileno())
     os.replace(f.name, out)
     return ReportResult(out, tuple(p.path for p in pages), language, len(data),
-                        tuple(p.path for p in pages if p.failed))
+                        failed=tuple(p.path for p in pages if p.failed), role=role)
 
 
 def _check_project(project_path: Path) -> None:
@@ -111,7 +121,7 @@ class _Page:
     failed: bool = False
 
 
-async def _render_pages(project_path: Path, language: str, filters: PageFilters,
+async def _render_pages(project_path: Path, language: str, filters: PageFilters, role: Role,
                         progress: Callable[[str], None] | None) -> list[_Page]:
     import httpx
 
@@ -119,7 +129,7 @@ async def _render_pages(project_path: Path, language: str, filters: PageFilters,
 
     password = secrets.token_urlsafe(24)
     app = create_app(project_path, secret=secrets.token_urlsafe(32),
-                     users={"report": password})
+                     users={"report": password}, users_role=role, reraise=True)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://report") as client:
         form = (await client.get("/login", params={"lang": language})).text
@@ -200,7 +210,7 @@ def _within_file(main: str, known: set[str]) -> str:
 
 
 def _document(project_path: Path, language: str, filters: PageFilters,
-              pages: list[_Page]) -> str:
+              pages: list[_Page], role: Role) -> str:
     from .web import STATIC_DIR
 
     t = i18n.Translator(language)
@@ -223,7 +233,8 @@ def _document(project_path: Path, language: str, filters: PageFilters,
         f'<header class="report-head"><h1>{html.escape(t("report.title"))} '
         f"<small><bdi>{html.escape(project_path.stem)}</bdi></small></h1>\n"
         f'<p class="muted">{html.escape(t("report.made", when=made))} · '
-        f'{html.escape(t("report.filters"))}: <bdi>{chosen}</bdi></p>\n'
+        f'{html.escape(t("report.filters"))}: <bdi>{chosen}</bdi> · '
+        f'{html.escape(t("report.seen_as", role=t(f"role.{role.value}")))}</p>\n'
         f'<nav class="report-toc">{toc}</nav></header>\n<main>\n{sections}\n</main>\n'
         f"</body>\n</html>\n"
     )

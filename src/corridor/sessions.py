@@ -6,13 +6,21 @@ memory. A session ends after 30 idle minutes, after 8 hours whatever happens, at
 and when its user is disabled or their role changes. Every timing takes an injectable
 ``clock`` (seconds, monotonic) so tests can move time.
 
-:class:`Throttle` slows down guessing without ever locking anyone out: after 3 failed
-logins for one account (or from one address) within the window, each further attempt
-must wait 2^(n-3) seconds after the last failure, at most a minute.
+:class:`Throttle` slows down guessing without ever locking anyone out. It counts failed
+sign-ins twice: per account and address together, and per address alone (an IPv6
+address by its /64 network, which one holder gets whole). After 3 failures of one account
+from one address within the window, each further attempt at that account from that address
+waits 2^(n-3) seconds after the last failure; after 10 failures from one address, whatever
+the accounts, each further attempt from it waits 2^(n-10) seconds; never more than a
+minute. There is deliberately no count per account across addresses: anyone who knows a
+user name could then keep its owner out by failing on purpose. So failures from other
+addresses never slow the owner down; guessing from many addresses is bounded per address,
+and by the 12-character argon2id passwords.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import threading
 import time
@@ -21,7 +29,9 @@ from dataclasses import dataclass, field, replace
 
 IDLE_TIMEOUT = 30 * 60  # seconds
 ABSOLUTE_TIMEOUT = 8 * 60 * 60
-FREE_FAILURES = 3
+FREE_FAILURES = 3  # per account and address
+ADDRESS_FREE_FAILURES = 10  # per address, whatever the accounts
+IPV6_NETWORK = 64  # an IPv6 address counts by its /64 network
 MAX_WAIT = 60.0
 FAILURE_WINDOW = 15 * 60  # failures older than this (since the last one) are forgotten
 PRUNE_AT = 10_000  # keys kept before the stale ones are swept
@@ -120,56 +130,111 @@ class _Failures:
 
 
 @dataclass
-class Throttle:
-    """Failed logins per key (an account, an address) and how long the next attempt
-    must wait."""
+class _Counts:
+    """Failures per key and how long the next attempt for a key must wait: none for
+    the first ``free`` failures, then 2^(n-free) seconds after the last, at most ``cap``;
+    a key quiet for ``window`` seconds is forgotten."""
 
-    clock: Clock = time.monotonic
-    free: int = FREE_FAILURES
-    cap: float = MAX_WAIT
-    window: float = FAILURE_WINDOW
+    free: int
+    cap: float
+    window: float
     _failures: dict[str, _Failures] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def _live(self, key: str, now: float) -> _Failures | None:
+    def live(self, key: str, now: float) -> _Failures | None:
         entry = self._failures.get(key)
         if entry is not None and now - entry.last > self.window:
             del self._failures[key]
             return None
         return entry
 
-    def wait(self, *keys: str) -> float:
-        """Seconds until an attempt for ``keys`` may be checked (0: now)."""
+    def wait(self, key: str, now: float) -> float:
+        entry = self.live(key, now)
+        if entry is None or entry.count < self.free:
+            return 0.0
+        return max(0.0, entry.last + min(2.0 ** (entry.count - self.free), self.cap) - now)
+
+    def failed(self, key: str, now: float) -> None:
+        if len(self._failures) > PRUNE_AT:  # guesses at many names: forget stale ones
+            for stale in [k for k, f in self._failures.items() if now - f.last > self.window]:
+                del self._failures[stale]
+        entry = self.live(key, now)
+        if entry is None:
+            self._failures[key] = _Failures(1, now)
+        else:
+            entry.count += 1
+            entry.last = now
+
+    def clear(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+
+def network(address: str) -> str:
+    """The address that failures are counted by: an IPv4 address itself (also when
+    written IPv4-mapped), an IPv6 address by its /64 network; anything else as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/{IPV6_NETWORK}", strict=False))
+    return str(ip)
+
+
+@dataclass
+class Throttle:
+    """Failed sign-ins per account and address, and per address, and how long the next
+    attempt must wait (see the module's docstring for the rule)."""
+
+    clock: Clock = time.monotonic
+    free: int = FREE_FAILURES
+    address_free: int = ADDRESS_FREE_FAILURES
+    cap: float = MAX_WAIT
+    window: float = FAILURE_WINDOW
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._pairs = _Counts(self.free, self.cap, self.window)
+        self._addresses = _Counts(self.address_free, self.cap, self.window)
+
+    @staticmethod
+    def _keys(account: str, address: str) -> tuple[str, str]:
+        where = network(address)
+        return f"{account.casefold()}\n{where}", where
+
+    def wait(self, account: str, address: str) -> float:
+        """Seconds until an attempt at ``account`` from ``address`` may be checked
+        (0: now)."""
+        pair, where = self._keys(account, address)
         now = self.clock()
-        longest = 0.0
         with self._lock:
-            for key in keys:
-                entry = self._live(key, now)
-                if entry is None or entry.count < self.free:
-                    continue
-                delay = min(2.0 ** (entry.count - self.free), self.cap)
-                longest = max(longest, entry.last + delay - now)
-        return max(0.0, longest)
+            return max(self._pairs.wait(pair, now), self._addresses.wait(where, now))
 
-    def failed(self, *keys: str) -> None:
+    def failed(self, account: str, address: str) -> None:
+        pair, where = self._keys(account, address)
         now = self.clock()
         with self._lock:
-            if len(self._failures) > PRUNE_AT:  # guesses at many names: forget stale ones
-                for key in [k for k, f in self._failures.items() if now - f.last > self.window]:
-                    del self._failures[key]
-            for key in keys:
-                entry = self._live(key, now)
-                if entry is None:
-                    self._failures[key] = _Failures(1, now)
-                else:
-                    entry.count += 1
-                    entry.last = now
+            self._pairs.failed(pair, now)
+            self._addresses.failed(where, now)
 
-    def succeeded(self, key: str) -> None:
+    def succeeded(self, account: str, address: str) -> None:
+        """The account signed in from ``address``: its failures from there are
+        forgotten (the address's own count stays, or one account of one's own would
+        reset it)."""
+        pair, _ = self._keys(account, address)
         with self._lock:
-            self._failures.pop(key, None)
+            self._pairs.clear(pair)
 
-    def failures(self, key: str) -> int:
+    def failures(self, account: str, address: str) -> int:
+        """Failures of ``account`` from ``address`` that still count."""
+        pair, _ = self._keys(account, address)
         with self._lock:
-            entry = self._live(key, self.clock())
+            entry = self._pairs.live(pair, self.clock())
+            return 0 if entry is None else entry.count
+
+    def address_failures(self, address: str) -> int:
+        """Failures from ``address`` (any account) that still count."""
+        with self._lock:
+            entry = self._addresses.live(network(address), self.clock())
             return 0 if entry is None else entry.count

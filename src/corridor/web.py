@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import importlib
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.routing import Match
 
 from . import i18n
 from .accounts import Permission
@@ -303,6 +305,28 @@ def _optional(form: dict, name: str) -> str | None:
     return value.strip()
 
 
+def _form_limits() -> dict[str, dict[str, int]]:
+    """The longest text each field of the incident forms takes: the library's limits
+    (:data:`corridor.incidents.MAX_TEXT`, ``MAX_NAME``), which the JSON API takes too."""
+    from .incidents import MAX_NAME, MAX_TEXT
+
+    return {"incident": {"title": MAX_TEXT, "description": MAX_TEXT, "touchpoint": MAX_NAME},
+            "why": {"statement": MAX_TEXT}}
+
+
+def _too_long(t: i18n.Translator, form: dict, limits: dict[str, int]) -> tuple[str, dict] | None:
+    """The sentence refusing the first field of ``form`` longer than its limit, with the
+    form to show again (the fields over their limit left out); None when all fit."""
+    over = {name: len(form[name].strip()) for name, limit in limits.items()
+            if isinstance(form.get(name), str) and len(form[name].strip()) > limit}
+    if not over:
+        return None
+    name, length = next(iter(over.items()))
+    sentence = t("form.too_long", field=t(f"form.field.{name}"), limit=t.number(limits[name]),
+                 length=t.number(length))
+    return sentence, {k: v for k, v in form.items() if k not in over}
+
+
 # ---- the app -----------------------------------------------------------------------------
 
 PAGE_MODULES = ("web_map", "web_flow", "web_funnel", "web_journey", "web_personas",
@@ -375,6 +399,93 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+log = logging.getLogger("corridor.web")
+SERVER_ERROR_DETAIL = "The server failed to answer this request; the failure has been logged."
+
+
+def _error_answer(scope) -> Response:
+    """The answer to a request that failed with an unexpected error: one sentence and
+    nothing internal (no traceback, no exception text) — JSON ``detail`` under /api/,
+    else a page in the request's language."""
+    if scope.get("path", "").startswith("/api/"):
+        return JSONResponse({"detail": SERVER_ERROR_DETAIL}, status_code=500)
+    query = Request(scope).query_params
+    session = scope.get("session") if isinstance(scope.get("session"), dict) else {}
+    t = i18n.Translator(i18n.choose(query.get("lang"), session.get("lang")))
+    return HTMLResponse(f'<!doctype html><html lang="{t.lang}" dir="{t.direction}">'
+                        f"<p>{html.escape(t('error.server'))}</p></html>", status_code=500)
+
+
+class ErrorAnswers:
+    """ASGI middleware: an exception that escapes the app (any route, any middleware
+    inside this one) is logged and answered with :func:`_error_answer`, so the answer
+    still passes through :class:`SecurityHeaders`. When the answer had already started,
+    it cannot be replaced: the exception goes on to the server. With ``reraise`` (the
+    in-process report renderer, whose reader may see why a section failed) the exception
+    goes on to the caller instead of the one-sentence answer."""
+
+    def __init__(self, app, reraise: bool = False):
+        self.app = app
+        self.reraise = reraise
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        started = False
+
+        async def tracked(message):
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            if started or self.reraise:
+                raise
+            log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            await _error_answer(scope)(scope, receive, send)
+
+
+class AllowedMethods:
+    """ASGI middleware: ``OPTIONS`` on a known path answers 204 with ``Allow`` (every
+    method its routes take, and OPTIONS), and a 405 lists in ``Allow`` every method of
+    the path, not only those of the first route that matched it."""
+
+    def __init__(self, app, router):
+        self.app = app
+        self.router = router
+
+    def methods(self, scope) -> set[str]:
+        found: set[str] = set()
+        for route in self.router.routes:
+            methods = getattr(route, "methods", None)
+            if methods and route.matches(scope)[0] is not Match.NONE:
+                found |= set(methods)
+        return found
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        if scope["method"] == "OPTIONS":
+            methods = self.methods(scope)
+            if methods:
+                allow = ", ".join(sorted(methods | {"OPTIONS"}))
+                return await Response(status_code=204, headers={"Allow": allow})(
+                    scope, receive, send)
+
+        async def send_allow(message):
+            if message["type"] == "http.response.start" and message["status"] == 405:
+                allow = ", ".join(sorted(self.methods(scope) | {"OPTIONS"})).encode()
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"allow"]
+                message = {**message, "headers": headers + [(b"allow", allow)]}
+            await send(message)
+
+        await self.app(scope, receive, send_allow)
+
+
 def _address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
@@ -387,7 +498,9 @@ def create_app(
     clock: Callable[[], float] = time.monotonic,
     secure_cookies: bool = False,
     users: dict[str, str] | None = None,
+    users_role: "Role | str" = "analyst",
     run_token: str | None = None,
+    reraise: bool = False,
 ) -> FastAPI:
     """The web app for the project at ``project_path``; people log in with the
     project's accounts (``corridor user add``).
@@ -396,10 +509,12 @@ def create_app(
     ``clock`` (seconds, monotonic) times sessions and login throttling. With
     ``secure_cookies`` the session cookie is always marked Secure (behind a TLS proxy);
     it is anyway when the request came over https. ``users`` adds in-process accounts
-    (name -> password, analyst role, never stored; the report renderer uses one).
+    (name -> password, never stored; the report renderer uses one), with ``users_role``.
     ``run_token`` is this run's own API token, which ``corridor serve`` hands to the
     command line through the serving file (:mod:`corridor.serving`) for loads.
     ``strict_i18n`` makes a message missing from a catalog an error (the tests use it).
+    ``reraise`` lets an unexpected failure reach the caller (the report renders in
+    process and says why a section failed) instead of a one-sentence 500.
     """
     from .accounts import Credentials, Role, User, hash_password
     from .sessions import SessionStore, Throttle
@@ -411,14 +526,17 @@ def create_app(
     service: dict[str, Credentials] = {}
     for name, password in (users or {}).items():
         epoch = dt.datetime(1970, 1, 1)
-        service[name] = Credentials(User(name, Role.ANALYST, None, False, epoch, epoch),
-                                    hash_password(password))
+        service[name] = Credentials(User(name, Role.parse(users_role), None, False, epoch,
+                                         epoch), hash_password(password))
 
     app = FastAPI(title="corridor", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(
         SessionMiddleware, secret_key=secret, session_cookie=SESSION_COOKIE,
         max_age=SESSION_MAX_AGE, same_site="lax", https_only=secure_cookies,
     )
+    app.add_middleware(AllowedMethods, router=app.router)
+    # outermost of ours: every answer, an error's too, gets the security headers
+    app.add_middleware(ErrorAnswers, reraise=reraise)
     app.add_middleware(SecurityHeaders, secure_cookies=secure_cookies)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     env = jinja2.Environment(
@@ -478,8 +596,8 @@ def create_app(
             return forbidden(t)
         username = str(form.get("username", ""))[:200]
         password = str(form.get("password", ""))
-        keys = (f"user:{username.casefold()}", f"address:{_address(request)}")
-        wait = site.throttle.wait(*keys)
+        address = _address(request)
+        wait = site.throttle.wait(username, address)
         if wait > 0:  # too early: not even checked
             seconds = math.ceil(wait)
             response = render(request, "login.html", t, status=429,
@@ -489,12 +607,12 @@ def create_app(
         found = await run_in_threadpool(read_credentials, username)
         result = await run_in_threadpool(verify, found, password)
         if result.user is None:
-            site.throttle.failed(*keys)
+            site.throttle.failed(username, address)
             audit(request, username or "-", "login.failed", username)
             return render(request, "login.html", t, status=401,
                           error=t("login.wrong"), username=username)
         user = result.user
-        site.throttle.succeeded(keys[0])
+        site.throttle.succeeded(username, address)
         lang = t.lang
         session = site.sessions.start(user.user_name, user.role.value, user.department_id,
                                       replacing=request.session.get("sid"))
@@ -561,6 +679,7 @@ def create_app(
         editable = [tp for tp in touchpoints if may_edit(request, tp)]
         return render(request, "actions.html", t, status=status, incidents=incidents,
                       touchpoints=editable, error=error, form=form or {},
+                      limits=_form_limits(),
                       flat_whys=flat_whys,
                       may_open_incident=bool(editable) or principal.may(Permission.EDIT_ALL),
                       may_edit_incident=lambda i: may_edit(request, i.touchpoint,
@@ -581,6 +700,8 @@ def create_app(
         form = await site.checked_form(request, Permission.EDIT_OWN_DEPARTMENT)
         if isinstance(form, Response):
             return form
+        if (refused := _too_long(t, form, _form_limits()["incident"])):
+            return actions_page(request, t, status=400, error=refused[0], form=refused[1])
         touchpoint = _optional(form, "touchpoint")
         if not may_edit(request, touchpoint):
             return site.not_allowed(t)
@@ -617,6 +738,8 @@ def create_app(
         if incident is not None and not may_edit(request, incident.touchpoint,
                                                  incident.department_id):
             return site.not_allowed(t)
+        if (refused := _too_long(t, form, _form_limits()["why"])):
+            return actions_page(request, t, status=400, error=refused[0])
         statement = _optional(form, "statement")
         if statement is None:
             return actions_page(request, t, status=400,

@@ -71,6 +71,7 @@ class LiveView:
     data: object  # what the fragment draws; None: the project has nothing to show
     link: str  # the page with the whole picture
     choices: tuple[str, ...] = ()  # what a choice exercise on this view offers
+    unavailable: object = None  # web_states.Unavailable: why the data cannot give the view
 
 
 @dataclass(frozen=True)
@@ -368,7 +369,10 @@ def _value_at_risk(ctx: ViewContext) -> LiveView:
     from .web import compute_customers
 
     page = ctx.site.cached("customers", compute_customers)
-    return LiveView("value_at_risk", page.value.revenue_at_risk, "/customers")
+    at_risk = page.value.revenue_at_risk if page.value is not None else None
+    # a figure the data cannot give (a CLV fit that did not converge, ...) says why
+    return LiveView("value_at_risk", at_risk, "/customers",
+                    unavailable=page.gaps.revenue_at_risk if at_risk is None else None)
 
 
 def _maturity(ctx: ViewContext) -> LiveView:

@@ -24,16 +24,19 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Form, Query, Request, UploadFile
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, TypeAdapter
+from starlette.datastructures import QueryParams
 
 from .accounts import Permission, Role
 from .audit import AuditEntry
 from .dfg import DirectlyFollowsGraph
-from .errors import AnalysisError, CorridorError, InputError, ProjectError
+from .errors import AnalysisError, CorridorError, DiskFull, InputError, ProjectError
 from .experience import ExperienceReport
 from .schema import Kind
-from .incidents import Action, ActionKind, ActionStatus, Incident, Why
+from .incidents import MAX_NAME, MAX_TEXT, Action, ActionKind, ActionStatus, Incident, Why
 from .userflow import Direction, UserFlow
 from .web import (
     AUDIT_PAGE_SIZE,
@@ -45,9 +48,19 @@ from .web import (
     read_actions,
 )
 from .web_departments import DepartmentsPage, compute_departments
-from .web_filters import PageFilters
+from .schema import LEVELS
+from .web_filters import FIRST_DAY, LAST_DAY, MAX_VALUE_LENGTH, MAX_VALUES, TEXT_PATTERN, PageFilters
 from .web_flow import compute_flow, parse_depth, parse_direction, parse_touchpoint, project_touchpoints
-from .web_funnel import FunnelPage, compute_funnel, funnel_choices, parse_params
+from .web_funnel import (
+    BREAKDOWNS,
+    MAX_STEPS,
+    MIN_STEPS,
+    MAX_WITHIN_HOURS,
+    FunnelPage,
+    compute_funnel,
+    funnel_choices,
+    parse_params,
+)
 from .web_journey import JourneyPage, journey_types, chosen_journey, compute_journey
 from .web_map import compute_map_base
 from .web_personas import GroupChoice, compute_personas
@@ -55,7 +68,25 @@ from .web_site import Principal, Site
 
 PREFIX = "/api/v1"
 OPENAPI_PATH = f"{PREFIX}/openapi.json"
-MAX_TEXT = 2000  # characters of a title, statement or description sent to the API
+
+# What the document says of the query parameters, matching what the server accepts: days
+# in the filters' range (its years by pattern, the calendar by format), fixed sets as
+# enums, and text without control characters.
+DAY_PATTERN = (rf"^({FIRST_DAY.year // 100}[0-9]{{2}}|2[01][0-9]{{2}}|{LAST_DAY.year})"
+               r"-[0-9]{2}-[0-9]{2}$")
+assert (FIRST_DAY.year, LAST_DAY.year) == (1900, 2200), "DAY_PATTERN spells these years out"
+Text = Annotated[str, Field(pattern=TEXT_PATTERN, max_length=MAX_VALUE_LENGTH)]
+Level = Annotated[str, Field(json_schema_extra={"enum": list(LEVELS)})]
+# a funnel step names a touchpoint: not blank
+Step = Annotated[str, Field(max_length=MAX_VALUE_LENGTH, pattern=(
+    r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F]"
+    r"[^\u0000-\u001F\u007F-\u009F]*$"))]
+
+
+def _day(name: str, description: str):
+    return Query(alias=name, pattern=DAY_PATTERN, description=(
+        f"{description} A day from {FIRST_DAY.isoformat()} to {LAST_DAY.isoformat()};"
+        " `to` may not be before `from`."), json_schema_extra={"format": "date"})
 
 
 class ApiError(BaseModel):
@@ -78,7 +109,9 @@ ERRORS = {400: {"model": ApiError, "description": "A bad parameter or body."},
           401: {"model": ApiError, "description": "No valid token."},
           403: {"model": ApiError, "description": "The token's role may not do this."},
           404: {"model": ApiError, "description": "No such incident, why or action."},
-          422: {"model": ApiError, "description": "The data cannot give this answer."}}
+          422: {"model": ApiError, "description": "The data cannot give this answer."},
+          500: {"model": ApiError, "description": "The server failed; nothing of why is sent."},
+          503: {"model": ApiError, "description": "The project is busy."}}
 
 
 # ---- answers -----------------------------------------------------------------------------
@@ -164,6 +197,7 @@ class CustomersAnswer:
     summary: dict[str, Any]
     value: dict[str, Any]
     fitted_until: dt.date | None  # the CLV was fitted up to this day; None: no holdout
+    customer_ids_included: bool = True  # False: every customer id is null (the role's rule)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -249,11 +283,12 @@ class LoadAnswer:
     unknown_customers: int
     new_touchpoints: int
     load_id: int | None
+    replaced: int = 0
 
 
 class IncidentIn(BaseModel):
     title: str = Field(min_length=1, max_length=MAX_TEXT)
-    touchpoint: str | None = Field(default=None, max_length=200)
+    touchpoint: str | None = Field(default=None, max_length=MAX_NAME)
     description: str | None = Field(default=None, max_length=MAX_TEXT)
 
 
@@ -266,7 +301,7 @@ class WhyIn(BaseModel):
 class ActionIn(BaseModel):
     title: str = Field(min_length=1, max_length=MAX_TEXT)
     kind: ActionKind
-    owner_department_id: str = Field(min_length=1, max_length=200)
+    owner_department_id: str = Field(min_length=1, max_length=MAX_NAME)
     due: dt.date
     why_id: int | None = Field(default=None, ge=1, le=2**62)
     effect: str | None = Field(default=None, max_length=MAX_TEXT)
@@ -316,12 +351,12 @@ def register(app: FastAPI, site: Site) -> None:
 
     def filters(
         request: Request,
-        start: Annotated[dt.date | None, Query(alias="from", description="First day.")] = None,
-        end: Annotated[dt.date | None, Query(alias="to", description="Last day.")] = None,
-        segment: Annotated[list[str], Query(max_length=50)] = [],
-        level: Annotated[list[str], Query(max_length=50)] = [],
-        channel: Annotated[list[str], Query(max_length=50)] = [],
-        department: Annotated[list[str], Query(max_length=50)] = [],
+        start: Annotated[str | None, _day("from", "The first day.")] = None,
+        end: Annotated[str | None, _day("to", "The last day, included.")] = None,
+        segment: Annotated[list[Text], Query(max_length=MAX_VALUES)] = [],
+        level: Annotated[list[Level], Query(max_length=MAX_VALUES)] = [],
+        channel: Annotated[list[Text], Query(max_length=MAX_VALUES)] = [],
+        department: Annotated[list[Text], Query(max_length=MAX_VALUES)] = [],
     ) -> PageFilters:
         """The shared filters, parsed exactly as the pages parse them."""
         return PageFilters.from_query(request.query_params)
@@ -332,6 +367,24 @@ def register(app: FastAPI, site: Site) -> None:
     async def refused(request: Request, exc: Refused):
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        # A bad query or path parameter is a bad parameter (400, one sentence, as the
+        # page filters answer it); a malformed body stays 422 with the fields at fault.
+        if request.url.path.startswith(PREFIX + "/"):
+            for error in exc.errors():
+                where = tuple(error.get("loc") or ())
+                if where and where[0] in ("query", "path"):
+                    try:  # a bad filter: the sentence the pages give
+                        PageFilters.from_query(request.query_params)
+                    except InputError as bad:
+                        return JSONResponse({"detail": str(bad)}, status_code=400)
+                    name = where[1] if len(where) > 1 else where[0]
+                    reason = str(error.get("msg", "is not valid")).rstrip(".")
+                    return JSONResponse({"detail": f"The parameter {name!r} is not valid:"
+                                                   f" {reason[:200]}."}, status_code=400)
+        return await request_validation_exception_handler(request, exc)
 
     @route("GET", "/overview", Overview)
     def overview(_: Reader, f: Filters):
@@ -349,47 +402,63 @@ def register(app: FastAPI, site: Site) -> None:
 
     @route("GET", "/flow", FlowAnswer)
     def flow(request: Request, _: Reader, f: Filters,
-             touchpoint: Annotated[str | None, Query(max_length=200)] = None,
+             touchpoint: Annotated[str | None, Query(max_length=200,
+                                                     pattern=TEXT_PATTERN)] = None,
              direction: Annotated[Direction, Query()] = Direction.AFTER,
              depth: Annotated[int | None, Query(ge=1, le=8)] = None):
         """The user flow from (after) or to (before) a touchpoint, level by level."""
         query = request.query_params
         known = site.cached("flow_touchpoints", project_touchpoints)
+        _known_or_404("touchpoint", [(touchpoint or "").strip()], known)
         page = site.cached("flow", compute_flow, f,
                            touchpoint=parse_touchpoint(query.get("touchpoint"), known),
                            direction=parse_direction(query.get("direction")),
-                           depth=parse_depth(query.get("depth")))
+                           depth=parse_depth(None if depth is None else str(depth)))
         return FlowAnswer(page.touchpoint, page.direction, page.depth, page.flow)
 
     @route("GET", "/funnel", FunnelPage)
     def funnel(request: Request, _: Reader, f: Filters,
-               step: Annotated[list[str], Query(max_length=8)] = [],
-               within: Annotated[int | None, Query(ge=1)] = None,
-               by: Annotated[str | None, Query(max_length=40)] = None):
+               step: Annotated[list[Step], Query(min_length=MIN_STEPS,
+                                                 max_length=MAX_STEPS)] = [],
+               within: Annotated[int | None, Query(ge=1, le=MAX_WITHIN_HOURS)] = None,
+               by: Annotated[str | None, Query(json_schema_extra={
+                   "enum": list(BREAKDOWNS)})] = None):
         """A funnel over 2–8 steps (the corridor's basic steps when none are given),
         optionally within a number of hours and broken down by segment or channel."""
-        params = parse_params(request.query_params, site.cached("funnel_choices",
-                                                                funnel_choices))
+        choices = site.cached("funnel_choices", funnel_choices)
+        _known_or_404("touchpoint", [s.strip() for s in step], choices.touchpoints)
+        params = parse_params(_typed(request, within=within), choices)
         return site.cached("funnel", compute_funnel, f, steps=params.steps,
                            within=params.within_hours, by=params.by)
 
     @route("GET", "/journey", JourneyPage)
     def journey(request: Request, _: Reader, f: Filters,
-                journey: Annotated[str | None, Query(max_length=100)] = None):
+                journey: Annotated[str | None, Query(max_length=100,
+                                                     pattern=TEXT_PATTERN)] = None):
         """The journey map of one journey type of the company model (default: its first
         purchase journey): stages × touchpoints, the emotion curve, pains and
         opportunities with their evidence."""
+        known = site.cached("journey_types", journey_types)
+        _known_or_404("journey type", [(journey or "").strip()], known)
         try:
-            kind = chosen_journey(request, site.cached("journey_types", journey_types))
+            kind = chosen_journey(request, known)
         except InputError as error:
             raise Refused(400, str(error)) from None
         return site.cached("journey", compute_journey, f, journey=kind)
 
     @route("GET", "/customers", CustomersAnswer)
-    def customers(_: Reader):
-        """Customer levels and relations, and their value."""
+    def customers(who: Reader):
+        """Customer levels and relations, and their value; customer ids only for roles
+        allowed personal data (null for the others)."""
+        from .disclosure import without_customer_ids
+
         page = site.cached("customers", compute_customers)
-        return CustomersAnswer(page.summary.to_dict(), page.value.to_dict(), page.until)
+        summary = page.summary.to_dict()
+        value = page.value.to_dict() if page.value is not None else {}
+        if who.may(Permission.CUSTOMER_PII):
+            return CustomersAnswer(summary, value, page.until)
+        return CustomersAnswer(without_customer_ids(summary), without_customer_ids(value),
+                               page.until, customer_ids_included=False)
 
     @route("GET", "/experience", ExperienceAnswer)
     def experience(_: Reader):
@@ -472,6 +541,8 @@ def register(app: FastAPI, site: Site) -> None:
         """Open an incident (department heads: on their department's touchpoints)."""
         from .incidents import get_incident, open_incident
 
+        _known_or_404("touchpoint", [body.touchpoint or ""],
+                      site.cached("flow_touchpoints", project_touchpoints))
         if not site.may_edit(who, body.touchpoint):
             raise Refused(403, f"{who.user_name} may not open an incident on"
                                f" {body.touchpoint or 'no touchpoint'}.")
@@ -543,19 +614,23 @@ def register(app: FastAPI, site: Site) -> None:
     @route("POST", "/loads", LoadAnswer, 201)
     def load(who: Loader, kind: Annotated[Kind, Form()], file: UploadFile,
              max_reject_rate: Annotated[float, Form(ge=0, le=1)] = 1.0,
-             mapping: Annotated[str | None, Form(max_length=100_000)] = None):
+             mapping: Annotated[str | None, Form(max_length=100_000)] = None,
+             replace: Annotated[bool, Form()] = False):
         """Load one file (CSV, Parquet, JSON Lines or XES) while the app serves: pages
         keep answering from the last commit, and the load appears whole or not at all.
         ``corridor ingest`` sends its files here while a server runs on the project."""
         from .audit import record
         from .ingest import ingest_file
         from .mapping import Mapping
+        from .serving import uploads_path
+        from .store import disk_full
 
         # the sender's file name, reduced to a plain name that stays inside the folder
         name = re.sub(r"[^\w.-]", "_", Path(file.filename or "").name).lstrip(".") or "upload"
-        folder = Path(f"{site.project_path}.uploads") / uuid.uuid4().hex
-        folder.mkdir(parents=True, mode=0o700)
+        folder = uploads_path(site.project_path) / uuid.uuid4().hex
+        result = None
         try:
+            folder.mkdir(parents=True, mode=0o700)
             path = folder / name
             with path.open("wb") as out:
                 shutil.copyfileobj(file.file, out, 1 << 20)
@@ -565,11 +640,17 @@ def register(app: FastAPI, site: Site) -> None:
                 rules = Mapping.from_toml(folder / "mapping.toml")
             with loading, site.held() as p:
                 result = ingest_file(p, kind, path, mapping=rules,
-                                     max_reject_rate=max_reject_rate)
+                                     max_reject_rate=max_reject_rate, replace=replace)
                 record(p, who.user_name, "data.load", name,
                        {**result.to_dict(), "source": name, "via": "api"})
         except InputError as bad:
             raise Refused(400, str(bad)) from None
+        except Exception as failed:  # noqa: BLE001 - a full disk is the one answered here
+            # the load is all or nothing; only its audit entry can fail after it
+            full = disk_full(failed, site.project_path, unchanged=result is None)
+            if full is None:
+                raise
+            raise Refused(507, str(full)) from None
         finally:
             shutil.rmtree(folder, ignore_errors=True)
             with contextlib.suppress(OSError):  # another upload may be using it
@@ -589,6 +670,21 @@ def register(app: FastAPI, site: Site) -> None:
         """The API's OpenAPI document (public: it describes, it holds no data)."""
         return JSONResponse(api_openapi(app))
 
+
+
+def _known_or_404(what: str, values, known) -> None:
+    """A well-formed name the project does not have is a resource that does not exist:
+    404 with one sentence (blank values are no choice)."""
+    for value in values:
+        if value and value not in known:
+            raise Refused(404, f"There is no {what} called {value[:80]!r} in this project.")
+
+
+def _typed(request: Request, **values: Any) -> QueryParams:
+    """The request's query with ``values`` (as the route parsed them: ``4.0`` is 4) in
+    place of the text sent."""
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k not in values]
+    return QueryParams(pairs + [(k, str(v)) for k, v in values.items() if v is not None])
 
 
 def api_openapi(app: FastAPI) -> dict:
@@ -616,6 +712,8 @@ def api_error_status(error: CorridorError) -> int:
         return 400
     if isinstance(error, AnalysisError):
         return 422
+    if isinstance(error, DiskFull):
+        return 507  # Insufficient Storage
     if isinstance(error, ProjectError):
         return 503
     return 500

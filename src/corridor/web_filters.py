@@ -1,13 +1,17 @@
 """The filters every page shares, kept in the URL so any view can be bookmarked and
 shared: ``?from=2024-01-01&to=2024-03-31&segment=retail&channel=web&channel=phone``.
 
-``from`` and ``to`` are days (``to`` includes its whole day); ``segment``, ``level``,
-``channel`` and ``department`` may repeat, and values of one name combine with OR.
+``from`` and ``to`` are days (``to`` includes its whole day) between
+:data:`FIRST_DAY` and :data:`LAST_DAY`; ``segment``, ``level``, ``channel`` and
+``department`` may repeat, and values of one name combine with OR. No value of any query
+parameter may hold a control character (NUL, a line break, ...): such a request is refused
+with one sentence before anything reads the project.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlencode
@@ -19,6 +23,47 @@ from .filters import EventFilter, apply
 
 LIST_FIELDS = ("segment", "level", "channel", "department")
 MAX_VALUES = 50  # values per filter name: more is not a person choosing
+MAX_VALUE_LENGTH = 200  # characters of one filter value: no name is longer
+# The days a filter may name: wide enough for any real history and plan, narrow enough
+# that a day after the last one still exists (``to`` includes its whole day).
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(2200, 12, 31)
+# What the OpenAPI document says of a text value: no control characters (as refused below).
+TEXT_PATTERN = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+
+
+def has_control_character(text: str) -> bool:
+    """Whether ``text`` holds a control character (Unicode category Cc: NUL, tab, line
+    breaks, DEL, the C1 controls) or a lone surrogate."""
+    return any(unicodedata.category(ch) in ("Cc", "Cs") for ch in text)
+
+
+def check_query_text(query) -> None:
+    """Refuse a query string (a Starlette ``QueryParams``, or a mapping with ``getlist``)
+    that holds a control character in any parameter's name or value: one
+    :class:`InputError`."""
+    items = (query.multi_items() if hasattr(query, "multi_items")
+             else [(k, v) for k in query for v in query.getlist(k)])
+    for key, value in items:
+        if has_control_character(key) or has_control_character(value):
+            shown = key if not has_control_character(key) else key.encode("unicode_escape").decode()
+            raise InputError(f"The parameter {shown!r} must not contain control characters"
+                             f" such as NUL or line breaks.")
+
+
+def parse_day(key: str, text: str) -> dt.date:
+    """The day ``text`` names (``2024-01-31``), between FIRST_DAY and LAST_DAY; else one
+    :class:`InputError` naming the filter ``key``."""
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(
+            f"The filter {key!r} must be a day like 2024-01-31; got {text!r}."
+        ) from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InputError(f"The filter {key!r} must be a day from {FIRST_DAY.isoformat()} to"
+                         f" {LAST_DAY.isoformat()}; got {text!r}.")
+    return day
 
 
 @dataclass(frozen=True)
@@ -34,20 +79,19 @@ class PageFilters:
     def from_query(cls, query) -> PageFilters:
         """The filters in a request's query string (a Starlette ``QueryParams`` or any
         mapping with ``getlist``); a malformed value is one :class:`InputError`."""
+        check_query_text(query)
         values: dict[str, object] = {}
         for name, key in (("start", "from"), ("end", "to")):
             text = (query.get(key) or "").strip()
             if text:
-                try:
-                    values[name] = dt.date.fromisoformat(text)
-                except ValueError:
-                    raise InputError(
-                        f"The filter {key!r} must be a day like 2024-01-31; got {text!r}."
-                    ) from None
+                values[name] = parse_day(key, text)
         for name in LIST_FIELDS:
             chosen = tuple(dict.fromkeys(v.strip() for v in query.getlist(name) if v.strip()))
             if len(chosen) > MAX_VALUES:
                 raise InputError(f"The filter {name!r} takes at most {MAX_VALUES} values.")
+            if any(len(v) > MAX_VALUE_LENGTH for v in chosen):
+                raise InputError(f"A value of the filter {name!r} has more than"
+                                 f" {MAX_VALUE_LENGTH} characters.")
             values[name] = chosen
         filters = cls(**values)
         filters.event_filter()  # an empty period or an unknown level is refused here
