@@ -230,9 +230,11 @@ def test_json_lines_and_parquet_rejects_hold_no_raw_id(tmp_path):
             tmp_path / "t.jsonl",
             f'{{"customer_id": "{ANN}", "timestamp": "2024-01-01", "amount": "lots"}}\n'
             f'{{"customer_id": 700418, "timestamp": "2024-01-01", "amount": "x"}}\n'
-            f'{{"customer_id": "{BOB}", broken\n'))
-        pq.write_table(pa.table({"customer_id": [CARL], "timestamp": ["never"],
-                                 "amount": [1.0]}), tmp_path / "t.parquet")
+            f'{{"customer_id": "{BOB}", broken\n'
+            '{"customer_id": "c-good", "timestamp": "2024-01-02", "amount": 5}\n'))
+        # (a file of bad rows only would be refused whole: each has one good row)
+        pq.write_table(pa.table({"customer_id": [CARL, "c-good"], "timestamp": ["never", "2024-01-02"],
+                                 "amount": [1.0, 2.0]}), tmp_path / "t.parquet")
         ingest_file(p, "transactions", tmp_path / "t.parquet")
         raws = [r[0] for r in p.con.execute("SELECT raw FROM rejects ORDER BY load_id, line")
                 .fetchall()]

@@ -65,6 +65,7 @@ _CHECKED = "_corridor_checked"
 _BATCH = "_corridor_batch"
 _BAD = "_corridor_bad"
 _FOUND = "_corridor_found"
+_UNREADABLE = "_corridor_unreadable"  # rows the reader could not split, kept as they come
 # Currency around an amount: any currency sign, an ISO 4217 code, and the abbreviations
 # exports write where their code page has no sign (roubles, riyals, dirhams, pounds).
 _CURRENCY_WORDS = ("руб.", "руб", "р.", "ر.س", "د.إ", "ج.م")
@@ -174,7 +175,7 @@ def ingest_file(
         try:
             con.execute("SET TimeZone = 'UTC'")
             con.execute(f"SET memory_limit = '{memory}'")
-            for name in (_CHECKED, _BAD):
+            for name in (_CHECKED, _BAD, _UNREADABLE):
                 con.execute(f"DROP TABLE IF EXISTS {name}")
         except Exception:
             if failed is None:  # after a failure, the failure is what to report
@@ -196,11 +197,15 @@ def _load(project, spec, source, mapping, digest, max_reject_rate, progress, key
     plan = _Plan.build(spec, source, mapping, pseudonymise=key is not None)
     target = _Target(spec, plan, load_id, _max_seq(con, spec.table))
     con.execute(f"CREATE TEMP TABLE {_BAD} (_line BIGINT, _column VARCHAR, reason VARCHAR)")
-    bad_rows: list[BadRow] = []
-    staged = 0
+    con.execute(f"CREATE TEMP TABLE {_UNREADABLE} (line BIGINT, column_name VARCHAR,"
+                " reason VARCHAR, raw VARCHAR)")
+    identifiers = _RawIdentifiers(source, plan, key) if key is not None else None
+    unreadable = staged = 0
     select = None
     for batch, bad in source.batches():
-        bad_rows.extend(bad)
+        if bad:  # into the project's temporary storage at once, not held in memory
+            _keep_unreadable(con, bad, identifiers)
+            unreadable += len(bad)
         if batch.num_rows:
             if select is None or batch.schema != select[0]:
                 select = (batch.schema, plan.select_sql(batch.schema))
@@ -213,9 +218,9 @@ def _load(project, spec, source, mapping, digest, max_reject_rate, progress, key
         if progress is not None:
             progress(source.bytes_read(), source.size_bytes)
 
-    read = staged + len(bad_rows)
+    read = staged + unreadable
     _find_duplicates(con, spec, target)
-    rejected = con.execute(f"SELECT count(*) FROM {_BAD}").fetchone()[0] + len(bad_rows)
+    rejected = con.execute(f"SELECT count(*) FROM {_BAD}").fetchone()[0] + unreadable
     accepted = read - rejected
     if read and not accepted:
         # Recording such a load would make the file "already loaded" although nothing
@@ -223,18 +228,17 @@ def _load(project, spec, source, mapping, digest, max_reject_rate, progress, key
         raise RejectRateExceeded(
             f"{source.path}: all {read:,} rows were rejected, so nothing was loaded and"
             f" the file can be loaded again once fixed. First problem:"
-            f" {_first_problem(con, bad_rows)}."
+            f" {_first_problem(con)}."
         )
     if read and rejected / read > max_reject_rate:
-        first = _first_problem(con, bad_rows)
+        first = _first_problem(con)
         raise RejectRateExceeded(
             f"{source.path}: {rejected:,} of {read:,} rows ({rejected / read:.1%}) were"
             f" rejected, above the limit of {max_reject_rate:.1%}; nothing was loaded."
             f" First problem: {first}."
         )
     target.remove_duplicates(con)
-    _write_rejects(con, spec, source, load_id, bad_rows,
-                   _RawIdentifiers(source, plan, key) if key is not None else None)
+    _write_rejects(con, spec, source, load_id, identifiers)
     unknown_customers, new_touchpoints = target.settle_references(con)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     con.execute(
@@ -370,12 +374,24 @@ def _append(con, into: str, select: str) -> int:
     return found
 
 
-def _first_problem(con, bad_rows: list[BadRow]) -> str:
-    row = con.execute(f"SELECT _line, _column, reason FROM {_BAD} ORDER BY _line LIMIT 1").fetchone()
-    candidates = [(b.line, b.column, b.reason) for b in bad_rows[:1]]
-    if row is not None:
-        candidates.append(row)
-    line, column, reason = min(candidates, key=lambda c: c[0])
+def _keep_unreadable(con, bad: list[BadRow], identifiers: "_RawIdentifiers | None") -> None:
+    raws = [b.raw if identifiers is None else identifiers.replaced(b.raw) for b in bad]
+    table = pa.table({
+        "line": pa.array([b.line for b in bad], pa.int64()),
+        "column_name": pa.array([b.column for b in bad], pa.string()),
+        "reason": pa.array([b.reason for b in bad], pa.string()),
+        "raw": pa.array(raws, pa.string()),
+    })
+    con.register("_corridor_unreadable_batch", table)
+    con.execute(f"INSERT INTO {_UNREADABLE} SELECT * FROM _corridor_unreadable_batch")
+    con.unregister("_corridor_unreadable_batch")
+
+
+def _first_problem(con) -> str:
+    line, column, reason = con.execute(
+        f"SELECT _line, _column, reason FROM {_BAD} UNION ALL"
+        f" SELECT line, column_name, reason FROM {_UNREADABLE} ORDER BY 1 LIMIT 1"
+    ).fetchone()
     where = f"line {line}" + (f", column {column}" if column else "")
     return f"{where}: {reason}"
 
@@ -447,27 +463,23 @@ def _find_repeated_keys(con, rows: str, shown: str, exprs: dict[str, str],
         WHERE n._line NOT IN (SELECT _line FROM {_BAD})""")
 
 
-def _write_rejects(con, spec, source, load_id: int, bad_rows: list[BadRow],
+def _write_rejects(con, spec, source, load_id: int,
                    identifiers: "_RawIdentifiers | None") -> None:
+    """Rows found bad by the conversion (raw text read again from the source) and rows
+    the reader could not split, into ``rejects`` in line order, in one insert."""
     problems = con.execute(f"SELECT _line, _column, reason FROM {_BAD}").fetchall()
-    if not problems and not bad_rows:
+    unreadable = con.execute(f"SELECT count(*) FROM {_UNREADABLE}").fetchone()[0]
+    if not problems and not unreadable:
         return
     raw = source.raw_rows(line for line, _, _ in problems) if problems else {}
     if identifiers is not None:
         raw = {line: identifiers.replaced(text) for line, text in raw.items()}
-        bad_rows = [BadRow(b.line, b.column, b.reason, identifiers.replaced(b.raw))
-                    for b in bad_rows]
     lines, columns, reasons, raws = [], [], [], []
     for line, column, reason in problems:
         lines.append(line)
         columns.append(column)
         reasons.append(reason)
         raws.append(raw.get(line))
-    for bad in bad_rows:
-        lines.append(bad.line)
-        columns.append(bad.column)
-        reasons.append(bad.reason)
-        raws.append(bad.raw)
     table = pa.table(
         {
             "line": pa.array(lines, pa.int64()),
@@ -478,8 +490,9 @@ def _write_rejects(con, spec, source, load_id: int, bad_rows: list[BadRow],
     )
     con.register("_corridor_rejects", table)
     con.execute(
-        "INSERT INTO rejects SELECT ?, ?, ?, line, column_name, reason, raw"
-        " FROM _corridor_rejects ORDER BY line",
+        "INSERT INTO rejects SELECT ?, ?, ?, line, column_name, reason, raw FROM"
+        f" (SELECT * FROM _corridor_rejects UNION ALL SELECT * FROM {_UNREADABLE})"
+        " ORDER BY line",
         [load_id, spec.kind.value, str(source.path)],
     )
     con.unregister("_corridor_rejects")
