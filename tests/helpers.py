@@ -79,10 +79,10 @@ def add_account(project: Path, name: str, password: str, role: str = "admin",
 
 
 @contextmanager
-def served(project: Path, password: str, user: str = "admin"):
-    """``corridor serve PROJECT`` on a free loopback port, as a user starts it, with an
-    admin account ``user`` whose password is ``password``; yields its base URL once it
-    answers, and stops it afterwards."""
+def served(project: Path, password: str, user: str = "admin", options: tuple[str, ...] = ()):
+    """``corridor serve PROJECT OPTIONS…`` on a free loopback port, as a user starts it,
+    with an admin account ``user`` whose password is ``password``; yields its base URL once
+    it answers, and stops it afterwards."""
     import os
     import secrets
     import socket
@@ -97,7 +97,7 @@ def served(project: Path, password: str, user: str = "admin"):
         port = s.getsockname()[1]
     env = {**os.environ, "CORRIDOR_SECRET": secrets.token_urlsafe(40)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "corridor", "serve", str(project), "--port", str(port)],
+        [sys.executable, "-m", "corridor", "serve", str(project), "--port", str(port), *options],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )
     base = f"http://127.0.0.1:{port}"

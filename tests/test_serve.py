@@ -2,14 +2,7 @@
 visitors out and lets the printed login in; it believes X-Forwarded-For only from a proxy
 named with --trusted-proxy."""
 
-import os
 import re
-import secrets
-import socket
-import subprocess
-import sys
-import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -17,7 +10,7 @@ import pytest
 
 from corridor.demo import DemoConfig
 from corridor.showcase import build_demo
-from helpers import add_account, run_cli, served
+from helpers import run_cli, served
 
 
 @pytest.fixture(scope="module")
@@ -63,33 +56,10 @@ def test_a_wrong_password_is_refused(server):
 FORGED = ("203.0.113.9", "198.51.100.23", "192.0.2.77", "203.0.113.200")
 
 
-@contextmanager
 def serving(project: Path, *options: str, user: str = "admin", password: str = "correct horse"):
     """``corridor serve PROJECT OPTIONS…`` on a free loopback port, with an admin account;
     yields its base URL once it answers."""
-    add_account(project, user, password)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "CORRIDOR_SECRET": secrets.token_urlsafe(40)}
-    proc = subprocess.Popen([sys.executable, "-m", "corridor", "serve", str(project),
-                             "--port", str(port), *options],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                httpx.get(base + "/login", timeout=1)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"corridor serve did not start: {proc.stderr.read()}")
-                time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    return served(project, password, user, options)
 
 
 def sign_in(client: httpx.Client, user: str, password: str, forwarded_for: str | None = None):
