@@ -37,6 +37,12 @@ def test_passwords_are_stored_as_argon2id_with_at_least_19_mib_and_two_passes(pr
     assert GOOD not in stored
 
 
+def test_a_password_longer_than_any_of_ours_never_signs_in(project):
+    add_user(project, "ana", Role.ADMIN, password=GOOD)
+    assert authenticate(project, "ana", GOOD + "x" * 2000).user is None
+    assert authenticate(project, "ana", GOOD).user is not None
+
+
 def test_a_generated_password_is_returned_once_and_works(project):
     made = add_user(project, "ben", "manager")
     assert made.generated and len(made.password) >= 12
@@ -45,6 +51,7 @@ def test_a_generated_password_is_returned_once_and_works(project):
 
 @pytest.mark.parametrize(("name", "role", "options", "message"), [
     ("ana", "admin", {"password": "too short"}, "at least 12 characters"),
+    ("ana", "admin", {"password": "x" * 1025}, "at most 1,024 characters"),
     ("ana", "wizard", {"password": GOOD}, "Unknown role 'wizard'"),
     ("a b", "staff", {"password": GOOD}, "not a valid user name"),
     ("head", "department_head", {"password": GOOD}, "needs a department"),

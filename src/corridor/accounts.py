@@ -27,6 +27,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from .errors import InputError
 
 MIN_PASSWORD_LENGTH = 12
+# Longer is never a password of ours: a sign-in with one fails without being hashed.
+MAX_PASSWORD_LENGTH = 1024
 # argon2id at OWASP's minimum: 19 MiB of memory, two passes, one lane.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -144,6 +146,8 @@ def generate_password() -> str:
 def check_password(password: str) -> None:
     if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
         raise InputError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InputError(f"A password may have at most {MAX_PASSWORD_LENGTH:,} characters.")
 
 
 def hash_password(password: str) -> str:
@@ -297,11 +301,12 @@ def verify(found: Credentials | None, password: str) -> Authentication:
     """Check ``password`` against ``found`` (None: an unknown user). Unknown users,
     disabled users and wrong passwords all fail the same way and take the same time."""
     stored = found.password_hash if found is not None else _dummy_hash()
+    unusable = not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH
     try:
-        HASHER.verify(stored, password if isinstance(password, str) else "")
+        HASHER.verify(stored, "" if unusable else password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return Authentication(None)
-    if found is None or found.user.disabled:
+    if unusable or found is None or found.user.disabled:
         return Authentication(None)
     rehash = HASHER.hash(password) if HASHER.check_needs_rehash(stored) else None
     return Authentication(found.user, rehash)

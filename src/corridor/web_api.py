@@ -111,7 +111,9 @@ ERRORS = {400: {"model": ApiError, "description": "A bad parameter or body."},
           404: {"model": ApiError, "description": "No such incident, why or action."},
           422: {"model": ApiError, "description": "The data cannot give this answer."},
           500: {"model": ApiError, "description": "The server failed; nothing of why is sent."},
-          503: {"model": ApiError, "description": "The project is busy."}}
+          503: {"model": ApiError, "description": "The project is busy."},
+          507: {"model": ApiError, "description": "The disk holding the project is full;"
+                " nothing was changed."}}
 
 
 # ---- answers -----------------------------------------------------------------------------
