@@ -114,6 +114,19 @@ def test_accessibility_per_channel(week):
 
 
 @duckdb_only
+def test_the_start_and_complete_of_one_call_are_one_contact_not_a_repeat(put):
+    rows = [{**contact("f", "hotline", "2024-01-02 10:00"), "lifecycle": "START"},
+            {**contact("f", "hotline", "2024-01-02 10:20"), "lifecycle": "COMPLETE"},
+            {**contact("g", "hotline", "2024-01-02 11:00"), "lifecycle": "COMPLETE"},
+            {**contact("g", "hotline", "2024-01-03 11:00"), "lifecycle": "COMPLETE"}]
+    frame = events_frame(rows)
+    frame["lifecycle"] = frame["lifecycle"].astype("string")
+    phone = accessibility(put(frame), touchpoints=put(TOUCHPOINTS)).group(channel="phone")
+    # f called once (started and completed); g called twice, the second a repeat
+    assert (phone.contacts, phone.repeated) == (3, 1)
+
+
+@duckdb_only
 def test_failure_rate_by_hour_of_day(week):
     events, touchpoints = week
     result = accessibility(events, touchpoints=touchpoints)

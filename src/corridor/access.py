@@ -57,6 +57,7 @@ from .flow import (
     period_start,
     share,
 )
+from .loops import instances
 from .ordering import case_window
 
 
@@ -320,7 +321,10 @@ def accessibility(
             raise InputError(f"{name} must be a positive time span; got {span}.")
     keys = [_DIMENSION_COLUMNS[d] for d in dims]
 
-    contacts = _contacts(events, touchpoints, match, service_hours, period, channel_hours)
+    # a contact is one touchpoint instance: an XES log's start and complete of one call
+    # are one contact, not a repeat
+    contacts = _contacts(instances(events), touchpoints, match, service_hours, period,
+                         channel_hours)
     flagged = _flag_contacts(contacts, switch_within, repeat_within)
     per_group = (
         _grouped(flagged, keys)
