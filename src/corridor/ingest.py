@@ -376,15 +376,21 @@ def _append(con, into: str, select: str) -> int:
 
 def _keep_unreadable(con, bad: list[BadRow], identifiers: "_RawIdentifiers | None") -> None:
     raws = [b.raw if identifiers is None else identifiers.replaced(b.raw) for b in bad]
-    table = pa.table({
-        "line": pa.array([b.line for b in bad], pa.int64()),
-        "column_name": pa.array([b.column for b in bad], pa.string()),
-        "reason": pa.array([b.reason for b in bad], pa.string()),
-        "raw": pa.array(raws, pa.string()),
-    })
+    table = _reject_table([b.line for b in bad], [b.column for b in bad],
+                          [b.reason for b in bad], raws)
     con.register("_corridor_unreadable_batch", table)
     con.execute(f"INSERT INTO {_UNREADABLE} SELECT * FROM _corridor_unreadable_batch")
     con.unregister("_corridor_unreadable_batch")
+
+
+def _reject_table(lines: list, columns: list, reasons: list, raws: list) -> pa.Table:
+    """Rejected rows as Arrow, in the column order of the unreadable-rows table."""
+    return pa.table({
+        "line": pa.array(lines, pa.int64()),
+        "column_name": pa.array(columns, pa.string()),
+        "reason": pa.array(reasons, pa.string()),
+        "raw": pa.array(raws, pa.string()),
+    })
 
 
 def _first_problem(con) -> str:
@@ -480,15 +486,7 @@ def _write_rejects(con, spec, source, load_id: int,
         columns.append(column)
         reasons.append(reason)
         raws.append(raw.get(line))
-    table = pa.table(
-        {
-            "line": pa.array(lines, pa.int64()),
-            "column_name": pa.array(columns, pa.string()),
-            "reason": pa.array(reasons, pa.string()),
-            "raw": pa.array(raws, pa.string()),
-        }
-    )
-    con.register("_corridor_rejects", table)
+    con.register("_corridor_rejects", _reject_table(lines, columns, reasons, raws))
     con.execute(
         "INSERT INTO rejects SELECT ?, ?, ?, line, column_name, reason, raw FROM"
         f" (SELECT * FROM _corridor_rejects UNION ALL SELECT * FROM {_UNREADABLE})"
